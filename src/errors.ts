@@ -1,0 +1,80 @@
+// The proxy's error hierarchy: every expected failure carries an HTTP status, a stable code and whether
+// its message may be shown to the client (4xx: yes; 5xx: a fixed, safe message).
+
+export class ProxyError extends Error {
+  readonly status: number;
+  readonly code: string;
+  /** When true the message is safe to send to the client. */
+  readonly expose: boolean;
+  /** Extra response headers (e.g. Retry-After). */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { cause?: unknown; expose?: boolean; headers?: Record<string, string> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.expose = options.expose ?? status < 500;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export class BadRequest extends ProxyError {
+  constructor(message: string) {
+    super(400, 'BAD_REQUEST', message);
+  }
+}
+
+export class NotFound extends ProxyError {
+  constructor(message = 'Not found.') {
+    super(404, 'NOT_FOUND', message);
+  }
+}
+
+export class MethodNotAllowed extends ProxyError {
+  constructor() {
+    super(405, 'METHOD_NOT_ALLOWED', 'Only GET and HEAD are supported.', { headers: { Allow: 'GET, HEAD' } });
+  }
+}
+
+/**
+ * Upstream could not give us what we need and we have nothing cached. Always 5xx: a 404 here would make
+ * restore silently pick another version (protocol digest §16 pitfall 10). The message is written for
+ * the person reading restore output, so it is exposed.
+ */
+export class UpstreamUnavailable extends ProxyError {
+  constructor(status: 502 | 503 | 504, code: string, message: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    super(status, code, message, {
+      cause: options.cause,
+      expose: true,
+      headers: options.retryAfterSeconds ? { 'Retry-After': String(Math.ceil(options.retryAfterSeconds)) } : {},
+    });
+  }
+}
+
+/** Upstream sent something that is not what the protocol promises (bad JSON, a corrupt package). */
+export class UpstreamInvalid extends ProxyError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(502, 'UPSTREAM_INVALID', message, { cause: options.cause, expose: true });
+  }
+}
+
+/** The proxy runs with --offline and does not hold what was asked for. */
+export class OfflineMiss extends ProxyError {
+  constructor(message: string) {
+    super(503, 'OFFLINE_MISS', message, { expose: true });
+  }
+}
+
+export function isProxyError(err: unknown): err is ProxyError {
+  return err instanceof ProxyError;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,105 @@
+// Composition root for `serve`: config → logger, metrics → proxy graph → app → listen; readiness; and
+// the SIGTERM drain (stop accepting, finish in-flight responses and fills, exit within a bounded time).
+
+import { readFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createApp } from './app.ts';
+import { redactConfig, type Config } from './config.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { createProxy, type Proxy } from './proxy.ts';
+
+export interface RunningServer {
+  readonly url: string;
+  readonly proxy: Proxy;
+  readonly server: http.Server | https.Server;
+  /** Graceful stop: refuse new work, finish in-flight requests and fills (bounded), release everything. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly log?: Logger;
+  readonly metrics?: Metrics;
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const metrics = options.metrics ?? createMetrics();
+  const proxy = await createProxy(config, log, metrics);
+  let shuttingDown = false;
+  let writableCheck: { at: number; ok: boolean; error?: string } = { at: 0, ok: true };
+
+  const readiness = async () => {
+    if (Date.now() - writableCheck.at > 5000) {
+      const probe = join(proxy.blobs.tmpDir, `.ready-${process.pid}`);
+      try {
+        await writeFile(probe, 'ok');
+        await rm(probe, { force: true });
+        writableCheck = { at: Date.now(), ok: true };
+      } catch (err) {
+        writableCheck = { at: Date.now(), ok: false, error: (err as Error).message };
+      }
+    }
+    const redis = await proxy.store.checkShared();
+    const breakers = proxy.breaker.snapshot();
+    const upstreamDegraded = Object.values(breakers).some((b) => b.state !== 'closed');
+    // Only a proxy that cannot serve is unready. A dead upstream or Redis degrades it but it still serves
+    // from cache — taking every replica out of the Service then would turn an upstream outage into ours.
+    const ready = !shuttingDown && writableCheck.ok;
+    return {
+      ready,
+      body: {
+        status: !ready ? 'unready' : redis === 'down' || upstreamDegraded ? 'degraded' : 'ok',
+        shuttingDown,
+        cacheDir: writableCheck.ok ? 'writable' : `not writable: ${writableCheck.error ?? ''}`,
+        redis,
+        offline: config.offline,
+        upstream: breakers,
+      },
+    };
+  };
+
+  const tls = config.tlsCert !== null && config.tlsKey !== null;
+  const app = createApp({ proxy, tls, readiness });
+  const handler = app.callback();
+  const server = tls
+    ? https.createServer({ cert: readFileSync(config.tlsCert as string), key: readFileSync(config.tlsKey as string) }, handler)
+    : http.createServer(handler);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
+  log.info({ url, serviceIndex: `${config.publicUrl?.replace(/\/+$/, '') ?? url}/v3/index.json`, config: redactConfig(config) }, 'nuget-proxy listening');
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      shuttingDown = true;
+      log.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining in-flight requests and fills');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
+      const outcome = await Promise.race([closed.then(() => proxy.close()).then(() => 'done' as const), timer]);
+      if (outcome === 'timeout') {
+        log.warn('shutdown timeout reached; closing remaining connections');
+        server.closeAllConnections();
+      }
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+  return { url, proxy, server, stop };
+}

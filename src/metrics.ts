@@ -1,0 +1,172 @@
+// Every Prometheus metric the proxy exports, in one place. Labels are bounded: route templates, resource
+// types, results and upstream host names from the service index — never a package id or version.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Resource =
+  | 'service_index'
+  | 'versions'
+  | 'nupkg'
+  | 'nuspec'
+  | 'icon'
+  | 'readme'
+  | 'registration'
+  | 'search'
+  | 'autocomplete'
+  | 'vulnerability'
+  | 'signatures';
+
+export type CacheResult = 'hit' | 'miss' | 'stale' | 'negative' | 'coalesced' | 'local';
+
+export type UpstreamOutcome =
+  | 'ok'
+  | 'not_modified'
+  | 'not_found'
+  | 'http_error'
+  | 'network_error'
+  | 'timeout'
+  | 'invalid'
+  | 'circuit_open';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly httpRequests: Counter<'route' | 'method' | 'status'>;
+  readonly httpDuration: Histogram<'route' | 'method'>;
+  readonly httpInFlight: Gauge;
+  readonly cacheLookups: Counter<'resource' | 'result'>;
+  readonly staleServed: Counter<'resource' | 'reason'>;
+  readonly upstreamRequests: Counter<'resource' | 'outcome'>;
+  readonly upstreamDuration: Histogram<'resource'>;
+  readonly upstreamRetries: Counter<'resource'>;
+  readonly servedBytes: Counter<'resource' | 'source'>;
+  readonly upstreamBytes: Counter<'resource'>;
+  readonly blobFills: Counter<'resource' | 'result'>;
+  readonly blobsOnDisk: Gauge;
+  readonly blobBytesOnDisk: Gauge;
+  readonly breakerState: Gauge<'upstream'>;
+  readonly breakerTransitions: Counter<'upstream' | 'to'>;
+  readonly metadataStoreErrors: Counter<'store'>;
+  readonly redisUp: Gauge;
+  readonly rewriteDuration: Histogram<'mode'>;
+}
+
+/** The label `resource` for the bytes-served split: from the proxy's disk or memory vs freshly fetched. */
+export type ByteSource = 'cache' | 'upstream';
+
+export const METRIC_PREFIX = 'nuget_proxy_';
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'nuget_proxy_http_requests_total',
+      help: 'HTTP requests answered, by route template, method and status code.',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'nuget_proxy_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request (until the response is finished).',
+      labelNames: ['route', 'method'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    httpInFlight: new Gauge({
+      name: 'nuget_proxy_http_requests_in_flight',
+      help: 'HTTP requests being answered right now.',
+      registers,
+    }),
+    cacheLookups: new Counter({
+      name: 'nuget_proxy_cache_lookups_total',
+      help: 'Cache lookups by resource type and result (hit, miss, stale, negative, coalesced, local).',
+      labelNames: ['resource', 'result'],
+      registers,
+    }),
+    staleServed: new Counter({
+      name: 'nuget_proxy_stale_served_total',
+      help: 'Responses served from an expired cache entry because upstream failed, was slow or the breaker was open.',
+      labelNames: ['resource', 'reason'],
+      registers,
+    }),
+    upstreamRequests: new Counter({
+      name: 'nuget_proxy_upstream_requests_total',
+      help: 'Upstream request attempts by resource type and outcome.',
+      labelNames: ['resource', 'outcome'],
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: 'nuget_proxy_upstream_request_duration_seconds',
+      help: 'Upstream request attempt duration (until the body is fully received).',
+      labelNames: ['resource'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    upstreamRetries: new Counter({
+      name: 'nuget_proxy_upstream_retries_total',
+      help: 'Upstream request retries by resource type.',
+      labelNames: ['resource'],
+      registers,
+    }),
+    servedBytes: new Counter({
+      name: 'nuget_proxy_served_bytes_total',
+      help: 'Response body bytes sent to clients, by resource type and whether they came from the cache or a fill.',
+      labelNames: ['resource', 'source'],
+      registers,
+    }),
+    upstreamBytes: new Counter({
+      name: 'nuget_proxy_upstream_bytes_total',
+      help: 'Body bytes received from upstream, by resource type.',
+      labelNames: ['resource'],
+      registers,
+    }),
+    blobFills: new Counter({
+      name: 'nuget_proxy_blob_fills_total',
+      help: 'Package file downloads into the cache, by resource type and result (ok, not_found, invalid, error).',
+      labelNames: ['resource', 'result'],
+      registers,
+    }),
+    blobsOnDisk: new Gauge({
+      name: 'nuget_proxy_cache_blobs',
+      help: 'Package files (.nupkg) held in the disk cache.',
+      registers,
+    }),
+    blobBytesOnDisk: new Gauge({
+      name: 'nuget_proxy_cache_blob_bytes',
+      help: 'Bytes of package files (.nupkg) held in the disk cache.',
+      registers,
+    }),
+    breakerState: new Gauge({
+      name: 'nuget_proxy_upstream_breaker_state',
+      help: 'Circuit breaker per upstream host: 0 closed, 1 open, 2 half-open (probing).',
+      labelNames: ['upstream'],
+      registers,
+    }),
+    breakerTransitions: new Counter({
+      name: 'nuget_proxy_upstream_breaker_transitions_total',
+      help: 'Circuit breaker state changes per upstream host, by new state.',
+      labelNames: ['upstream', 'to'],
+      registers,
+    }),
+    metadataStoreErrors: new Counter({
+      name: 'nuget_proxy_metadata_store_errors_total',
+      help: 'Failed metadata store operations (the proxy falls back to its local store).',
+      labelNames: ['store'],
+      registers,
+    }),
+    redisUp: new Gauge({
+      name: 'nuget_proxy_redis_up',
+      help: '1 when the shared Redis metadata store answers, 0 when the proxy runs degraded on its local store.',
+      registers,
+    }),
+    rewriteDuration: new Histogram({
+      name: 'nuget_proxy_rewrite_duration_seconds',
+      help: 'Time to validate and rewrite an upstream JSON document, inline or in the worker pool.',
+      labelNames: ['mode'],
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,79 @@
+// Rewrites upstream URLs inside JSON documents to proxy URLs. Pure.
+//
+// Documents are rewritten once, when they are filled, into a base-independent form: every upstream URL
+// prefix the proxy serves becomes BASE_MARKER + proxy path. At response time renderJson() swaps the marker
+// for the request's public base (a linear string replace), so one cached document serves every base URL
+// (https and http listeners, several host names) without re-parsing. Protocol digest §6.5 and §17.
+
+import type { UpstreamLayout } from './service-index.ts';
+import { PROXY_PATHS, registrationBasePath } from './paths.ts';
+
+/** A NUL cannot appear raw in JSON text, so its escaped form in a string is an unambiguous placeholder. */
+export const BASE_MARKER = '\u0000nuget-proxy\u0000';
+const MARKER_IN_JSON = JSON.stringify(BASE_MARKER).slice(1, -1);
+
+export interface PrefixRule {
+  readonly from: string;
+  readonly to: string;
+}
+
+/** Upstream base → proxy path for every resource whose documents contain URLs (flat container, hives). */
+export function buildRewriteRules(layout: UpstreamLayout): PrefixRule[] {
+  const rules: PrefixRule[] = [];
+  if (layout.flat) rules.push({ from: layout.flat, to: PROXY_PATHS.flatContainer });
+  for (const [hive, base] of layout.hives) rules.push({ from: base, to: registrationBasePath(hive) });
+  // Longest prefix first, so a hive nested under another base maps to the right place.
+  return rules.sort((a, b) => b.from.length - a.from.length);
+}
+
+export function rewriteUrl(value: string, rules: readonly PrefixRule[]): string {
+  if (!value.startsWith('http')) return value;
+  for (const r of rules) {
+    if (value.startsWith(r.from)) return BASE_MARKER + r.to + value.slice(r.from.length);
+  }
+  return value;
+}
+
+/** Returns a copy of `doc` with every string value that starts with a mapped upstream prefix rewritten. */
+export function rewriteValue(doc: unknown, rules: readonly PrefixRule[]): unknown {
+  if (typeof doc === 'string') return rewriteUrl(doc, rules);
+  if (Array.isArray(doc)) return doc.map((v) => rewriteValue(v, rules));
+  if (doc !== null && typeof doc === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(doc)) out[k] = rewriteValue(v, rules);
+    return out;
+  }
+  return doc;
+}
+
+export class InvalidDocument extends Error {}
+
+/**
+ * Parses upstream JSON, checks it is an object (the only shape clients accept, HttpStreamValidation.cs),
+ * rewrites URLs and serializes it in the base-independent form.
+ */
+export function rewriteJsonText(text: string, rules: readonly PrefixRule[]): string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidDocument(`upstream sent invalid JSON: ${(err as Error).message}`);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidDocument('upstream JSON is not an object');
+  return JSON.stringify(rewriteValue(doc, rules));
+}
+
+/** Escapes a base URL for insertion inside a JSON string. */
+function jsonEscape(s: string): string {
+  return JSON.stringify(s).slice(1, -1);
+}
+
+/** Substitutes the public base into a stored document. */
+export function renderJson(stored: string, publicBase: string): string {
+  return stored.includes(MARKER_IN_JSON) ? stored.split(MARKER_IN_JSON).join(jsonEscape(publicBase)) : stored;
+}
+
+/** For values handled as objects (offline synthesis): replaces the marker in one string. */
+export function renderUrl(value: string, publicBase: string): string {
+  return value.startsWith(BASE_MARKER) ? publicBase + value.slice(BASE_MARKER.length) : value;
+}

@@ -1,0 +1,94 @@
+// Reads entries out of a .nupkg on disk (a zip): the root .nuspec, an embedded icon or readme.
+// The only importer of yauzl. Reads the central directory, so a truncated or non-zip file is rejected.
+
+import yauzl from 'yauzl';
+import { parseNuspec, type Nuspec } from './nuget/nuspec.ts';
+
+/** Entries larger than this are not read into memory (nuget.org caps icons at 1 MB, readmes at 1 MB). */
+const MAX_ENTRY_BYTES = 8 * 1024 * 1024;
+
+export class NupkgError extends Error {}
+
+function openZip(path: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(path, { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true }, (err, zip) => {
+      if (err || !zip) reject(new NupkgError(`not a valid zip: ${err?.message ?? 'unknown error'}`));
+      else resolve(zip);
+    });
+  });
+}
+
+function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (entry.uncompressedSize > MAX_ENTRY_BYTES) {
+      reject(new NupkgError(`entry ${entry.fileName} is too large (${entry.uncompressedSize} bytes)`));
+      return;
+    }
+    zip.openReadStream(entry, (err, stream) => {
+      if (err || !stream) {
+        reject(new NupkgError(`cannot read ${entry.fileName}: ${err?.message ?? 'unknown error'}`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('error', (e) => reject(new NupkgError(`cannot read ${entry.fileName}: ${e.message}`)));
+      stream.on('end', () => resolve(Buffer.concat(chunks)));
+    });
+  });
+}
+
+/** Finds the first entry for which `match` returns true and reads it; null when none matches. */
+async function findAndRead(path: string, match: (name: string) => boolean): Promise<{ name: string; data: Buffer } | null> {
+  const zip = await openZip(path);
+  try {
+    return await new Promise((resolve, reject) => {
+      zip.on('error', (e: Error) => reject(new NupkgError(`corrupt zip: ${e.message}`)));
+      zip.on('end', () => resolve(null));
+      zip.on('entry', (entry: yauzl.Entry) => {
+        if (match(entry.fileName)) {
+          readEntry(zip, entry).then((data) => resolve({ name: entry.fileName, data }), reject);
+        } else {
+          zip.readEntry();
+        }
+      });
+      zip.readEntry();
+    });
+  } finally {
+    zip.close();
+  }
+}
+
+/** Zip entry names in a nupkg are percent-encoded OPC part names; compare them decoded and case-insensitively. */
+function normalizeEntryName(name: string): string {
+  let decoded = name;
+  try {
+    decoded = decodeURIComponent(name);
+  } catch {
+    // Not percent-encoded: compare as is.
+  }
+  return decoded.replace(/\\/g, '/').replace(/^\/+/, '').toLowerCase();
+}
+
+export interface NupkgManifest {
+  readonly nuspec: Nuspec;
+  readonly nuspecXml: Buffer;
+}
+
+/** Reads and parses the .nuspec at the root of the package. Throws NupkgError when there is none or it is invalid. */
+export async function readNupkgManifest(path: string): Promise<NupkgManifest> {
+  const found = await findAndRead(path, (n) => !n.includes('/') && n.toLowerCase().endsWith('.nuspec'));
+  if (!found) throw new NupkgError('package has no .nuspec at its root');
+  try {
+    return { nuspec: parseNuspec(found.data.toString('utf8')), nuspecXml: found.data };
+  } catch (err) {
+    throw new NupkgError((err as Error).message);
+  }
+}
+
+/** Reads a file the nuspec names (icon, readme); null when the package has no such entry. */
+export async function readNupkgFile(path: string, fileInPackage: string): Promise<Buffer | null> {
+  const wanted = normalizeEntryName(fileInPackage);
+  if (!wanted) return null;
+  const found = await findAndRead(path, (n) => normalizeEntryName(n) === wanted);
+  return found?.data ?? null;
+}

@@ -1,0 +1,111 @@
+// Builds the proxy's object graph from a configuration: stores, upstream client, breaker and every
+// resource. Shared by `serve` and the offline tools (prefetch, export, import) so they fill one cache the
+// same way.
+
+import { join } from 'node:path';
+import { CircuitBreaker } from './breaker.ts';
+import { BlobStore } from './cache/blob-store.ts';
+import { MetadataStore } from './cache/metadata-store.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+import { RewritePool } from './rewrite-pool.ts';
+import { DocumentCache } from './resources/documents.ts';
+import { FlatContainerResource } from './resources/flat-container.ts';
+import { LocalPackages } from './resources/local-packages.ts';
+import { RegistrationResource } from './resources/registration.ts';
+import { SearchResource } from './resources/search.ts';
+import { ServiceIndexResource } from './resources/service-index.ts';
+import { SignaturesResource } from './resources/signatures.ts';
+import { VulnerabilityResource } from './resources/vulnerability.ts';
+import { UpstreamClient } from './upstream.ts';
+
+export interface Proxy {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly blobs: BlobStore;
+  readonly store: MetadataStore;
+  readonly breaker: CircuitBreaker;
+  readonly upstream: UpstreamClient | null;
+  readonly docs: DocumentCache;
+  readonly local: LocalPackages;
+  readonly serviceIndex: ServiceIndexResource;
+  readonly flat: FlatContainerResource;
+  readonly registration: RegistrationResource;
+  readonly search: SearchResource;
+  readonly vulnerability: VulnerabilityResource;
+  readonly signatures: SignaturesResource;
+  /** Waits for fills in flight, then releases sockets, workers and Redis. */
+  close(): Promise<void>;
+}
+
+const BREAKER_STATE_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
+
+export async function createProxy(config: Config, log: Logger, metrics: Metrics): Promise<Proxy> {
+  const blobs = new BlobStore(config.cacheDir);
+  await blobs.init();
+  const memoryBytes = config.memoryCacheMb * 1024 * 1024;
+  const store = new MetadataStore({ dir: join(config.cacheDir, 'metadata'), memoryBytes: Math.floor(memoryBytes / 2), redisUrl: config.redisUrl, metrics, log });
+  const breaker = new CircuitBreaker({
+    failureThreshold: config.breakerFailures,
+    backoffMs: config.breakerBackoffMs,
+    maxBackoffMs: config.breakerMaxBackoffMs,
+    onChange: (host, state) => {
+      metrics.breakerState.set({ upstream: host }, BREAKER_STATE_VALUE[state]);
+      metrics.breakerTransitions.inc({ upstream: host, to: state });
+      log.warn({ upstream: host, state }, 'upstream circuit breaker changed state');
+    },
+  });
+  const upstream = config.offline ? null : new UpstreamClient({ config, metrics, log, breaker });
+  if (!config.offline) metrics.breakerState.set({ upstream: new URL(config.upstream).host }, 0);
+  const docs = new DocumentCache({ store, upstream, breaker, metrics, log, staleWaitMs: config.staleWaitMs });
+  const rewriter = new RewritePool(metrics);
+  const local = new LocalPackages(blobs, log);
+  let vulnerability: VulnerabilityResource | null = null;
+  let signatures: SignaturesResource | null = null;
+  const serviceIndex = new ServiceIndexResource({
+    config,
+    docs,
+    hasVulnerabilityData: async () => (vulnerability ? vulnerability.hasMirroredData() : false),
+    cachedSignatureVersions: async (versions) => (signatures ? signatures.cachedVersions(versions) : new Set()),
+  });
+  vulnerability = new VulnerabilityResource({ config, docs, index: serviceIndex });
+  signatures = new SignaturesResource({ config, docs, index: serviceIndex });
+  const flat = new FlatContainerResource({ config, docs, index: serviceIndex, blobs, local, upstream, metrics, log });
+  const registration = new RegistrationResource({ config, docs, index: serviceIndex, local, rewriter });
+  const search = new SearchResource({ config, docs, index: serviceIndex, local, rewriter });
+
+  // Disk gauges: one scan in the background at start, then kept current by fills.
+  void local.totals().then(
+    (t) => {
+      metrics.blobsOnDisk.inc(t.count);
+      metrics.blobBytesOnDisk.inc(t.bytes);
+    },
+    (err: unknown) => log.warn({ err }, 'could not scan the cache directory'),
+  );
+
+  return {
+    config,
+    log,
+    metrics,
+    blobs,
+    store,
+    breaker,
+    upstream,
+    docs,
+    local,
+    serviceIndex,
+    flat,
+    registration,
+    search,
+    vulnerability,
+    signatures,
+    async close() {
+      await Promise.allSettled([flat.drain(), docs.drain()]);
+      upstream?.close();
+      await rewriter.close();
+      await store.close();
+    },
+  };
+}

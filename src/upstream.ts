@@ -1,0 +1,375 @@
+// The only importer of got: every upstream HTTP call, with timeouts, keep-alive, retry with backoff,
+// the per-host circuit breaker, egress through a forward proxy, an extra CA bundle and upstream credentials.
+// got errors become ours (errors.ts) here and nowhere else.
+
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { rootCertificates } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import got, { RequestError, TimeoutError, type Got, type Agents } from 'got';
+import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
+import { CircuitBreaker, parseRetryAfterMs, retryDelayMs } from './breaker.ts';
+import type { Config } from './config.ts';
+import { ProxyError, UpstreamInvalid, UpstreamUnavailable, errorMessage } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics, Resource, UpstreamOutcome } from './metrics.ts';
+
+export const USER_AGENT = 'nuget-proxy/0.1.0 (+https://github.com/nuget-proxy/nuget-proxy)';
+
+/** Codes of errors raised before upstream answered: the host is unreachable (breaker failures). */
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ECONNABORTED',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+]);
+
+export type UpstreamConfig = Pick<
+  Config,
+  | 'upstream'
+  | 'upstreamConnectTimeoutMs'
+  | 'upstreamResponseTimeoutMs'
+  | 'upstreamIdleTimeoutMs'
+  | 'upstreamRetries'
+  | 'upstreamRetryBaseMs'
+  | 'upstreamUsername'
+  | 'upstreamPassword'
+  | 'upstreamToken'
+  | 'upstreamHeader'
+  | 'upstreamCaFile'
+  | 'httpsProxy'
+  | 'httpProxy'
+  | 'noProxy'
+>;
+
+export type DocumentResult =
+  | { kind: 'ok'; body: Buffer; etag: string | null; lastModified: string | null; contentType: string | null; url: string }
+  | { kind: 'not_modified' }
+  | { kind: 'not_found' };
+
+export type DownloadResult =
+  | { kind: 'ok'; bytes: number; sha512: string; contentType: string | null }
+  | { kind: 'not_found' };
+
+export interface RequestOptions {
+  readonly resource: Resource;
+  readonly etag?: string | null;
+  readonly lastModified?: string | null;
+}
+
+/** Failure of one attempt, classified for retry and breaker decisions. */
+class AttemptError extends Error {
+  constructor(
+    message: string,
+    readonly outcome: UpstreamOutcome,
+    readonly retryable: boolean,
+    /** The host did not answer at all (connection failure or timeout before a response). */
+    readonly unreachable: boolean,
+    readonly status?: number,
+    readonly retryAfterMs?: number | null,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Which forward proxy to use for `url` given HTTPS_PROXY / HTTP_PROXY / NO_PROXY semantics (curl's):
+ * NO_PROXY entries match a host exactly, as a domain suffix ("corp.example" and ".corp.example" both match
+ * "a.corp.example"), optionally with ":port"; "*" disables proxying.
+ */
+export function proxyForUrl(url: URL, egress: Pick<Config, 'httpsProxy' | 'httpProxy' | 'noProxy'>): string | null {
+  const proxy = url.protocol === 'https:' ? egress.httpsProxy : egress.httpProxy;
+  if (!proxy) return null;
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  for (const raw of (egress.noProxy ?? '').split(/[\s,]+/)) {
+    const entry = raw.trim().toLowerCase();
+    if (!entry) continue;
+    if (entry === '*') return null;
+    const m = /^(.*?)(?::(\d+))?$/.exec(entry);
+    const entryHost = (m?.[1] ?? entry).replace(/^\*?\./, '').replace(/^\[|\]$/g, '');
+    const entryPort = m?.[2];
+    if (entryPort && entryPort !== port) continue;
+    if (host === entryHost || host.endsWith(`.${entryHost}`)) return null;
+  }
+  return proxy;
+}
+
+export interface UpstreamDeps {
+  readonly config: UpstreamConfig;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly breaker: CircuitBreaker;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+export class UpstreamClient {
+  private readonly got: Got;
+  private readonly credentialOrigin: string;
+  private readonly credentialHeaders: Record<string, string>;
+  private readonly agents = new Map<string, Agents>();
+  private readonly directAgents: Agents;
+  private readonly ca: string[] | undefined;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly deps: UpstreamDeps) {
+    const { config } = deps;
+    this.sleep = deps.sleep ?? defaultSleep;
+    this.credentialOrigin = new URL(config.upstream).origin;
+    this.credentialHeaders = {};
+    if (config.upstreamUsername !== null && config.upstreamPassword !== null) {
+      const basic = Buffer.from(`${config.upstreamUsername}:${config.upstreamPassword}`).toString('base64');
+      this.credentialHeaders['authorization'] = `Basic ${basic}`;
+    } else if (config.upstreamToken !== null) {
+      this.credentialHeaders['authorization'] = `Bearer ${config.upstreamToken}`;
+    }
+    if (config.upstreamHeader !== null) {
+      const colon = config.upstreamHeader.indexOf(':');
+      this.credentialHeaders[config.upstreamHeader.slice(0, colon).trim().toLowerCase()] = config.upstreamHeader.slice(colon + 1).trim();
+    }
+    this.ca = config.upstreamCaFile ? [...rootCertificates, readFileSync(config.upstreamCaFile, 'utf8')] : undefined;
+    const agentOptions = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, scheduling: 'lifo' as const };
+    this.directAgents = { http: new http.Agent(agentOptions), https: new https.Agent({ ...agentOptions, ca: this.ca }) };
+    const credentialKeys = Object.keys(this.credentialHeaders);
+    this.got = got.extend({
+      timeout: {
+        lookup: config.upstreamConnectTimeoutMs,
+        connect: config.upstreamConnectTimeoutMs,
+        secureConnect: config.upstreamConnectTimeoutMs,
+        response: config.upstreamResponseTimeoutMs,
+        socket: config.upstreamIdleTimeoutMs,
+      },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: true,
+      maxRedirects: 5,
+      decompress: true,
+      headers: { 'user-agent': USER_AGENT },
+      https: this.ca ? { certificateAuthority: this.ca } : {},
+      hooks: {
+        beforeRedirect: [
+          (options) => {
+            // Credentials go to the upstream's own origin only, never to a redirect target elsewhere.
+            const target = options.url instanceof URL ? options.url : new URL(String(options.url));
+            if (target.origin !== this.credentialOrigin) for (const k of credentialKeys) delete options.headers[k];
+          },
+        ],
+      },
+    });
+  }
+
+  private agentsFor(url: URL): Agents {
+    const proxy = proxyForUrl(url, this.deps.config);
+    if (!proxy) return this.directAgents;
+    let agents = this.agents.get(proxy);
+    if (!agents) {
+      const common = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, scheduling: 'lifo' as const, proxy };
+      agents = { http: new HttpProxyAgent(common), https: new HttpsProxyAgent({ ...common, ca: this.ca }) };
+      this.agents.set(proxy, agents);
+    }
+    return agents;
+  }
+
+  private headersFor(url: URL, extra: Record<string, string>): Record<string, string> {
+    return url.origin === this.credentialOrigin ? { ...this.credentialHeaders, ...extra } : extra;
+  }
+
+  /** Classifies a got error from one attempt. `answered`: response headers had arrived. */
+  private classify(err: unknown, answered: boolean): AttemptError {
+    if (err instanceof AttemptError) return err;
+    if (err instanceof TimeoutError) {
+      const before = err.event !== 'socket' || !answered;
+      return new AttemptError(`upstream timed out (${err.event})`, 'timeout', true, before);
+    }
+    if (err instanceof RequestError) {
+      const code = err.code ?? '';
+      const unreachable = !answered && CONNECT_ERRORS.has(code);
+      return new AttemptError(`upstream connection failed: ${code || err.message}`, 'network_error', true, unreachable);
+    }
+    return new AttemptError(`upstream request failed: ${errorMessage(err)}`, 'network_error', true, false);
+  }
+
+  private statusError(status: number, retryAfter: string | undefined): AttemptError {
+    const retryable = status >= 500 || status === 408 || status === 429;
+    return new AttemptError(`upstream answered HTTP ${status}`, 'http_error', retryable, false, status, parseRetryAfterMs(retryAfter));
+  }
+
+  /** Runs `attempt` with retries, breaker admission per attempt, metrics and the final error mapping. */
+  private async withRetries<T>(url: URL, resource: Resource, attempt: () => Promise<T>): Promise<T> {
+    const { config, metrics, breaker, log } = this.deps;
+    const host = url.host;
+    let last: AttemptError | null = null;
+    for (let i = 0; i <= config.upstreamRetries; i++) {
+      if (i > 0) {
+        metrics.upstreamRetries.inc({ resource });
+        await this.sleep(retryDelayMs(i, config.upstreamRetryBaseMs, { retryAfterMs: last?.retryAfterMs ?? null }));
+      }
+      const admission = breaker.admit(host);
+      if (!admission.allowed) {
+        metrics.upstreamRequests.inc({ resource, outcome: 'circuit_open' });
+        throw new UpstreamUnavailable(503, 'CIRCUIT_OPEN', `upstream ${host} is unreachable (circuit breaker open; next attempt in ${Math.ceil(admission.retryInMs / 1000)} s) and this is not cached`, {
+          retryAfterSeconds: admission.retryInMs / 1000,
+        });
+      }
+      const end = metrics.upstreamDuration.startTimer({ resource });
+      try {
+        const result = await attempt();
+        end();
+        breaker.recordSuccess(host);
+        return result;
+      } catch (err) {
+        end();
+        if (err instanceof ProxyError) {
+          breaker.recordSuccess(host);
+          throw err;
+        }
+        last = err instanceof AttemptError ? err : this.classify(err, false);
+        metrics.upstreamRequests.inc({ resource, outcome: last.outcome });
+        if (last.unreachable) breaker.recordFailure(host);
+        else breaker.recordSuccess(host);
+        log.debug({ url: url.href, attempt: i + 1, err: last.message }, 'upstream attempt failed');
+        if (!last.retryable) break;
+      }
+    }
+    const e = last ?? new AttemptError('upstream request failed', 'network_error', false, false);
+    if (e.outcome === 'timeout') throw new UpstreamUnavailable(504, 'UPSTREAM_TIMEOUT', `upstream ${host} did not answer in time and this is not cached`, { cause: e });
+    if (e.status !== undefined) {
+      const why = e.status === 401 || e.status === 403 ? ' (check the upstream credentials)' : '';
+      throw new UpstreamUnavailable(502, 'UPSTREAM_STATUS', `upstream ${host} answered HTTP ${e.status}${why} and this is not cached`, { cause: e });
+    }
+    throw new UpstreamUnavailable(502, 'UPSTREAM_UNREACHABLE', `upstream ${host} is unreachable (${e.message}) and this is not cached`, { cause: e });
+  }
+
+  /** GETs a metadata document (decoded per Content-Encoding), conditionally when validators are given. */
+  fetchDocument(href: string, options: RequestOptions): Promise<DocumentResult> {
+    const url = new URL(href);
+    const { metrics } = this.deps;
+    const conditional: Record<string, string> = {};
+    if (options.etag) conditional['if-none-match'] = options.etag;
+    else if (options.lastModified) conditional['if-modified-since'] = options.lastModified;
+    return this.withRetries(url, options.resource, async () => {
+      let answered = false;
+      try {
+        const res = await this.got(url, {
+          headers: this.headersFor(url, { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br', ...conditional }),
+          agent: this.agentsFor(url),
+          responseType: 'buffer',
+          hooks: { afterResponse: [(r) => ((answered = true), r)] },
+        });
+        answered = true;
+        const status = res.statusCode;
+        if (status === 304) {
+          metrics.upstreamRequests.inc({ resource: options.resource, outcome: 'not_modified' });
+          return { kind: 'not_modified' } as const;
+        }
+        if (status === 404 || status === 410) {
+          metrics.upstreamRequests.inc({ resource: options.resource, outcome: 'not_found' });
+          return { kind: 'not_found' } as const;
+        }
+        if (status < 200 || status >= 300) throw this.statusError(status, header(res.headers['retry-after']));
+        metrics.upstreamRequests.inc({ resource: options.resource, outcome: 'ok' });
+        metrics.upstreamBytes.inc({ resource: options.resource }, res.rawBody.length);
+        return {
+          kind: 'ok',
+          body: res.rawBody,
+          etag: header(res.headers['etag']) ?? null,
+          lastModified: header(res.headers['last-modified']) ?? null,
+          contentType: header(res.headers['content-type']) ?? null,
+          url: res.url,
+        } as const;
+      } catch (err) {
+        throw this.classify(err, answered);
+      }
+    });
+  }
+
+  /**
+   * Streams a file from upstream into `destPath` (overwriting it), checking its length against upstream's
+   * Content-Length and its SHA-512 against `x-ms-meta-sha512` when upstream sends one. Memory stays flat:
+   * bytes go straight to disk. A failed attempt is retried from scratch; nothing has reached a client yet.
+   */
+  download(href: string, destPath: string, options: { resource: Resource; maxBytes: number }): Promise<DownloadResult> {
+    const url = new URL(href);
+    const { metrics } = this.deps;
+    return this.withRetries(url, options.resource, async () => {
+      let answered = false;
+      const stream = this.got.stream(url, {
+        headers: this.headersFor(url, { accept: 'application/octet-stream, */*' }),
+        agent: this.agentsFor(url),
+      });
+      const response = await new Promise<{ status: number; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+        stream.once('response', (res: http.IncomingMessage) => {
+          answered = true;
+          resolve({ status: res.statusCode ?? 0, headers: res.headers });
+        });
+        stream.once('error', (err) => reject(this.classify(err, answered)));
+      });
+      if (response.status === 404 || response.status === 410) {
+        stream.destroy();
+        metrics.upstreamRequests.inc({ resource: options.resource, outcome: 'not_found' });
+        return { kind: 'not_found' } as const;
+      }
+      if (response.status < 200 || response.status >= 300) {
+        stream.destroy();
+        throw this.statusError(response.status, header(response.headers['retry-after']));
+      }
+      const encoded = Boolean(response.headers['content-encoding']) && response.headers['content-encoding'] !== 'identity';
+      const declared = encoded ? null : Number(response.headers['content-length'] ?? NaN);
+      if (declared !== null && Number.isFinite(declared) && declared > options.maxBytes) {
+        stream.destroy();
+        throw new UpstreamInvalid(`package is ${declared} bytes, more than the configured maximum (${options.maxBytes})`);
+      }
+      const hash = createHash('sha512');
+      let bytes = 0;
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          bytes += chunk.length;
+          if (bytes > options.maxBytes) {
+            cb(new UpstreamInvalid(`package exceeds the configured maximum of ${options.maxBytes} bytes`));
+            return;
+          }
+          hash.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      try {
+        await pipeline(stream, meter, createWriteStream(destPath));
+      } catch (err) {
+        if (err instanceof ProxyError) throw err;
+        throw this.classify(err, answered);
+      }
+      metrics.upstreamBytes.inc({ resource: options.resource }, bytes);
+      if (declared !== null && Number.isFinite(declared) && declared !== bytes) {
+        throw new AttemptError(`upstream body was truncated (${bytes} of ${declared} bytes)`, 'network_error', true, false);
+      }
+      const sha512 = hash.digest('base64');
+      const expected = header(response.headers['x-ms-meta-sha512']);
+      if (expected && expected !== sha512) {
+        throw new AttemptError('upstream body does not match its x-ms-meta-sha512 header', 'invalid', true, false);
+      }
+      metrics.upstreamRequests.inc({ resource: options.resource, outcome: 'ok' });
+      return { kind: 'ok', bytes, sha512, contentType: header(response.headers['content-type']) ?? null } as const;
+    });
+  }
+
+  close(): void {
+    for (const a of [this.directAgents, ...this.agents.values()]) {
+      for (const agent of [a.http, a.https]) if (agent) agent.destroy();
+    }
+  }
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
