@@ -1,0 +1,159 @@
+// Package fills against the real fake upstream: single-flight under concurrency, retries, truncated
+// bodies never cached, client disconnects do not cancel fills, unknown packages are 404, upstream down is 5xx.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import http from 'node:http';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { startProxy, type TestProxy } from '../helpers/proxy.ts';
+
+let upstream: FakeUpstream;
+let proxy: TestProxy;
+
+before(async () => {
+  upstream = await startStandardFakeUpstream();
+  proxy = await startProxy({ NUGET_PROXY_UPSTREAM: upstream.serviceIndexUrl, NUGET_PROXY_UPSTREAM_RETRIES: '3' });
+});
+
+after(async () => {
+  await proxy?.dispose();
+  await upstream?.stop();
+});
+
+const sha = (b: Buffer) => createHash('sha512').update(b).digest('hex');
+
+function nupkgPath(id: string, version: string) {
+  return `/v3/flatcontainer/${id}/${version}/${id}.${version}.nupkg`;
+}
+
+async function get(path: string): Promise<{ status: number; body: Buffer; headers: Headers }> {
+  const res = await fetch(proxy.url + path);
+  return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers };
+}
+
+test('50 concurrent requests for one uncached .nupkg: one upstream download, 50 identical bodies', async () => {
+  const path = nupkgPath('newtonsoft.json', '13.0.3');
+  const upstreamPath = '/v3-flatcontainer/newtonsoft.json/13.0.3/newtonsoft.json.13.0.3.nupkg';
+  // Slow the download down so all 50 requests really overlap with the fill.
+  upstream.addFault({ match: upstreamPath, kind: 'delay', ms: 300, times: 1 });
+  const results = await Promise.all(Array.from({ length: 50 }, () => get(path)));
+  const expected = sha(await readFile('/opt/nuget/packages/newtonsoft.json/13.0.3/newtonsoft.json.13.0.3.nupkg'));
+  for (const r of results) {
+    assert.equal(r.status, 200);
+    assert.equal(sha(r.body), expected);
+  }
+  assert.equal(upstream.count(upstreamPath, { method: 'GET' }), 1);
+  const cacheResults = results.map((r) => r.headers.get('x-cache'));
+  assert.ok(cacheResults.includes('MISS') && cacheResults.includes('COALESCED'), cacheResults.join(','));
+});
+
+test('upstream answering 503 twice then 200: the client gets the package', async () => {
+  const upstreamPath = '/v3-flatcontainer/contoso.mixedcase.lib/1.0.0/contoso.mixedcase.lib.1.0.0.nupkg';
+  upstream.addFault({ match: upstreamPath, kind: 'status', status: 503, times: 2 });
+  const r = await get(nupkgPath('Contoso.MixedCase.Lib', '1.0.0'));
+  assert.equal(r.status, 200);
+  assert.equal(r.body.subarray(0, 2).toString('latin1'), 'PK');
+  assert.equal(upstream.count(upstreamPath, { method: 'GET' }), 3);
+});
+
+test('a truncated upstream body is never cached: the client gets an error, the next request succeeds cleanly', async () => {
+  const upstreamPath = '/v3-flatcontainer/contoso.mixedcase.lib/1.1.0/contoso.mixedcase.lib.1.1.0.nupkg';
+  upstream.addFault({ match: upstreamPath, kind: 'truncate' });
+  const bad = await get(nupkgPath('contoso.mixedcase.lib', '1.1.0'));
+  assert.ok(bad.status >= 500, `status ${bad.status}`);
+  assert.equal(upstream.count(upstreamPath, { method: 'GET' }), 4, 'one attempt plus three retries');
+  const dir = join(proxy.cacheDir, 'packages', 'contoso.mixedcase.lib', '1.1.0');
+  const files = await readdir(dir).catch(() => [] as string[]);
+  assert.ok(!files.some((f) => f.endsWith('.nupkg')), `nothing cached, found ${files.join(',')}`);
+  assert.deepEqual(await readdir(join(proxy.cacheDir, 'tmp')), [], 'no temp files left behind');
+  upstream.clearFaults();
+  const good = await get(nupkgPath('contoso.mixedcase.lib', '1.1.0'));
+  assert.equal(good.status, 200);
+  const onDisk = await readFile(join(dir, 'contoso.mixedcase.lib.1.1.0.nupkg'));
+  assert.equal(sha(good.body), sha(onDisk));
+});
+
+test('a client that disconnects does not cancel the fill', async () => {
+  const upstreamPath = '/v3-flatcontainer/contoso.mixedcase.lib/2.0.0/contoso.mixedcase.lib.2.0.0.nupkg';
+  upstream.addFault({ match: upstreamPath, kind: 'delay', ms: 400, times: 1 });
+  await new Promise<void>((resolve) => {
+    const req = http.get(proxy.url + nupkgPath('contoso.mixedcase.lib', '2.0.0'));
+    req.on('error', () => resolve());
+    setTimeout(() => {
+      req.destroy();
+      resolve();
+    }, 100);
+  });
+  // The fill keeps going: the package lands on disk without any other request.
+  const file = join(proxy.cacheDir, 'packages', 'contoso.mixedcase.lib', '2.0.0', 'contoso.mixedcase.lib.2.0.0.nupkg');
+  const deadline = Date.now() + 5000;
+  let present = false;
+  while (!present && Date.now() < deadline) {
+    present = await readFile(file).then(() => true, () => false);
+    if (!present) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(present, 'fill finished after the client hung up');
+  assert.equal(upstream.count(upstreamPath, { method: 'GET' }), 1);
+});
+
+function rawStatus(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(proxy.url);
+    const req = http.request({ host: u.hostname, port: u.port, path, method: 'GET' }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('unknown package → 404; invalid id/version → 400; never 500', async () => {
+  assert.equal((await get('/v3/flatcontainer/no.such.package/index.json')).status, 404);
+  assert.equal((await get(nupkgPath('no.such.package', '1.0.0'))).status, 404);
+  assert.equal((await get('/v3/flatcontainer/bad..id/index.json')).status, 400);
+  assert.equal((await get('/v3/flatcontainer/newtonsoft.json/1.0.0-01/newtonsoft.json.1.0.0-01.nupkg')).status, 400);
+  // fetch() would resolve %2e%2e itself; send the raw path.
+  assert.equal(await rawStatus('/v3/flatcontainer/%2e%2e/%2e%2e/etc%2fpasswd'), 400);
+  assert.equal(await rawStatus('/v3/flatcontainer/..%2f..%2fetc/index.json'), 400);
+  assert.equal(await rawStatus('/v3/flatcontainer/newtonsoft.json/13.0.3/..%2f..%2f..%2fmetadata'), 404);
+  assert.equal((await get('/v3/flatcontainer/newtonsoft.json/13.0.3/other.13.0.3.nupkg')).status, 404);
+});
+
+test('1.0, 1.0.0.0 and 1.0.0+meta are one package version: one cache entry, one download', async () => {
+  const upstreamPath = '/v3-flatcontainer/contoso.unlisted/1.0.0/contoso.unlisted.1.0.0.nupkg';
+  const a = await get('/v3/flatcontainer/contoso.unlisted/1.0/contoso.unlisted.1.0.nupkg');
+  const b = await get('/v3/flatcontainer/Contoso.Unlisted/1.0.0.0/contoso.unlisted.1.0.0.0.nupkg');
+  const c = await get('/v3/flatcontainer/contoso.unlisted/1.0.0%2Bmeta/contoso.unlisted.1.0.0.nupkg');
+  for (const r of [a, b, c]) assert.equal(r.status, 200);
+  assert.equal(sha(a.body), sha(b.body));
+  assert.equal(sha(a.body), sha(c.body));
+  assert.equal(upstream.count(upstreamPath, { method: 'GET' }), 1);
+  assert.deepEqual(await readdir(join(proxy.cacheDir, 'packages', 'contoso.unlisted')), ['1.0.0']);
+});
+
+test('HEAD answers with the GET headers and no body', async () => {
+  const path = nupkgPath('newtonsoft.json', '13.0.3');
+  const res = await fetch(proxy.url + path, { method: 'HEAD' });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-length'), String((await readFile('/opt/nuget/packages/newtonsoft.json/13.0.3/newtonsoft.json.13.0.3.nupkg')).length));
+  assert.equal((await res.arrayBuffer()).byteLength, 0);
+  const idx = await fetch(`${proxy.url}/v3/index.json`, { method: 'HEAD' });
+  assert.equal(idx.status, 200);
+  assert.ok(Number(idx.headers.get('content-length')) > 100);
+});
+
+test('upstream unreachable and nothing cached → 5xx with a clear message, never 404', async () => {
+  await upstream.stop();
+  try {
+    const r = await get(nupkgPath('contoso.fourpart', '1.2.3.4'));
+    assert.ok(r.status >= 500 && r.status < 600, `status ${r.status}`);
+    assert.match(r.body.toString(), /unreachable|unavailable|not cached/i);
+    assert.ok(r.headers.get('x-nuget-warning'));
+  } finally {
+    await upstream.start();
+  }
+});
