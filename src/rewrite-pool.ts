@@ -17,10 +17,12 @@ interface Job {
 
 type WorkerReply = { id: number; ok: true; text: string } | { id: number; ok: false; invalid: boolean; message: string };
 
-function workerUrl(): URL {
-  // Under tsx the sources are .ts; in the compiled build they are .js.
-  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  return new URL(`./rewrite-worker.${ext}`, import.meta.url);
+function createWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./rewrite-worker.js', import.meta.url));
+  // Running from TypeScript sources (tests, `npm run dev`): loader hooks do not reach worker threads, so
+  // the worker registers tsx itself before loading its module.
+  const url = new URL('./rewrite-worker.ts', import.meta.url).href;
+  return new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url)}); });`, { eval: true });
 }
 
 export class RewritePool {
@@ -37,7 +39,7 @@ export class RewritePool {
   ) {}
 
   private spawn(): Worker {
-    const w = new Worker(workerUrl());
+    const w = createWorker();
     w.unref();
     w.on('message', (msg: WorkerReply) => {
       const job = this.jobs.get(w);

@@ -58,3 +58,31 @@ test('nuget.exe restore of a packages.config through the proxy', async () => {
   assert.ok(existsSync(join(dir, 'packages', 'Contoso.MixedCase.Lib.1.1.0')));
   onlyProxyReachedUpstream();
 });
+
+test('nuget.exe install walks registration (paged) and downloads from packageContent through the proxy', async () => {
+  upstream.resetLog();
+  const dir = await solutionDir('install');
+  const state = await freshClientState();
+  const paged = await nugetExe(['install', 'Contoso.Paged', '-OutputDirectory', 'out', '-ConfigFile', 'nuget.config'], dir, state);
+  assert.equal(paged.code, 0, paged.stdout + paged.stderr);
+  assert.ok(existsSync(join(dir, 'out', 'Contoso.Paged.1.0.139')), (await readdir(join(dir, 'out'))).join(','));
+  // The latest version sits on the third, separate registration page: the proxy served it.
+  assert.ok(upstream.count(/\/contoso\.paged\/page\/1\.0\.128\/1\.0\.139\.json$/) >= 1);
+  const nj = await nugetExe(['install', 'Newtonsoft.Json', '-Version', '13.0.3', '-OutputDirectory', 'out', '-ConfigFile', 'nuget.config'], dir, state);
+  assert.equal(nj.code, 0, nj.stdout + nj.stderr);
+  const file = join(dir, 'out', 'Newtonsoft.Json.13.0.3', 'Newtonsoft.Json.13.0.3.nupkg');
+  assert.equal(await sha512File(file), await sha512File('/opt/nuget/packages/newtonsoft.json/13.0.3/newtonsoft.json.13.0.3.nupkg'));
+  onlyProxyReachedUpstream();
+});
+
+test('nuget.exe search through the proxy', async () => {
+  upstream.resetLog();
+  const dir = await solutionDir('search');
+  const state = await freshClientState();
+  const r = await nugetExe(['search', 'contoso', '-Source', `${proxy.url}/v3/index.json`, '-Take', '50'], dir, state);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /Contoso\.MixedCase\.Lib/);
+  assert.match(r.stdout, /Contoso\.Paged/);
+  assert.ok(upstream.count(/\/query\?/, { server: 'search' }) >= 1);
+  onlyProxyReachedUpstream();
+});
