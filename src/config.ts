@@ -63,6 +63,7 @@ export interface Config {
   readonly httpProxy: string | null;
   readonly noProxy: string | null;
   readonly maxPackageMb: number;
+  readonly rewriteWorkers: number;
   readonly shutdownTimeoutMs: number;
   readonly concurrency: number;
   readonly selection: string | null;
@@ -133,6 +134,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'Memory for hot metadata documents and rendered responses.' },
   { key: 'maxPackageMb', flag: 'max-package-mb', kind: 'int', default: 1024, min: 1, group: 'Cache', commands: NET,
     description: 'Largest .nupkg the proxy will download.' },
+  { key: 'rewriteWorkers', flag: 'rewrite-workers', kind: 'int', default: 2, min: 0, max: 16, group: 'Cache', commands: NET,
+    description: 'Worker threads that parse and rewrite large upstream JSON documents off the event loop; 0 does it inline.' },
   { key: 'serviceIndexTtlSeconds', flag: 'service-index-ttl-seconds', kind: 'int', default: 3600, min: 0, group: 'Freshness', commands: NET,
     description: "How long the upstream service index is used before it is revalidated." },
   { key: 'versionsTtlSeconds', flag: 'versions-ttl-seconds', kind: 'int', default: 300, min: 0, group: 'Freshness', commands: NET,

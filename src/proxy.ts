@@ -60,7 +60,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   const upstream = config.offline ? null : new UpstreamClient({ config, metrics, log, breaker });
   if (!config.offline) metrics.breakerState.set({ upstream: new URL(config.upstream).host }, 0);
   const docs = new DocumentCache({ store, upstream, breaker, metrics, log, staleWaitMs: config.staleWaitMs });
-  const rewriter = new RewritePool(metrics);
+  const rewriter = new RewritePool(metrics, config.rewriteWorkers);
   const local = new LocalPackages(blobs, log);
   let vulnerability: VulnerabilityResource | null = null;
   let signatures: SignaturesResource | null = null;

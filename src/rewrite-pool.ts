@@ -2,8 +2,7 @@
 // registration document never stalls the event loop that serves everyone else.
 
 import { Worker } from 'node:worker_threads';
-import { cpus } from 'node:os';
-import { rewriteJsonText, type PrefixRule, InvalidDocument } from './nuget/rewrite.ts';
+import { rewriteJsonText, type PrefixRule, type RewriteResult, InvalidDocument } from './nuget/rewrite.ts';
 import type { Metrics } from './metrics.ts';
 
 /** Below this size parsing inline costs less than the hand-off to a worker. */
@@ -11,11 +10,13 @@ export const INLINE_LIMIT_BYTES = 64 * 1024;
 
 interface Job {
   readonly id: number;
-  readonly resolve: (text: string) => void;
+  readonly resolve: (result: RewriteResult) => void;
   readonly reject: (err: Error) => void;
 }
 
-type WorkerReply = { id: number; ok: true; text: string } | { id: number; ok: false; invalid: boolean; message: string };
+type WorkerReply =
+  | { id: number; ok: true; text: string; separatePages: string[] }
+  | { id: number; ok: false; invalid: boolean; message: string };
 
 function createWorker(): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./rewrite-worker.js', import.meta.url));
@@ -28,14 +29,15 @@ function createWorker(): Worker {
 export class RewritePool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: Array<{ text: string; rules: readonly PrefixRule[]; job: Job }> = [];
+  private readonly queue: Array<{ body: Buffer; rules: readonly PrefixRule[]; job: Job }> = [];
   private readonly jobs = new Map<Worker, Job>();
   private nextId = 1;
   private closed = false;
 
+  /** `size` 0 rewrites every document inline (no worker threads). */
   constructor(
     private readonly metrics: Metrics,
-    private readonly size = Math.max(1, Math.min(4, cpus().length - 1)),
+    private readonly size: number,
   ) {}
 
   private spawn(): Worker {
@@ -46,7 +48,7 @@ export class RewritePool {
       this.jobs.delete(w);
       this.release(w);
       if (!job) return;
-      if (msg.ok) job.resolve(msg.text);
+      if (msg.ok) job.resolve({ text: msg.text, separatePages: msg.separatePages });
       else job.reject(msg.invalid ? new InvalidDocument(msg.message) : new Error(msg.message));
     });
     w.on('error', (err) => {
@@ -77,24 +79,31 @@ export class RewritePool {
       }
       this.jobs.set(w, next.job);
       w.ref();
-      w.postMessage({ id: next.job.id, text: next.text, rules: next.rules });
+      // Hand the bytes over without copying when the buffer owns its whole ArrayBuffer.
+      const b = next.body;
+      const whole = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;
+      const body = whole ? new Uint8Array(b.buffer) : new Uint8Array(b);
+      w.postMessage({ id: next.job.id, body, rules: next.rules }, [body.buffer as ArrayBuffer]);
     }
     for (const w of this.idle) w.unref();
   }
 
-  /** Validates and rewrites `text`; inline when small, on a worker when large. */
-  async rewrite(text: string, rules: readonly PrefixRule[]): Promise<string> {
+  /**
+   * Decodes, validates and rewrites an upstream body; inline when small, on a worker when large. A large
+   * `body` is transferred to the worker: the caller must not use it afterwards.
+   */
+  async rewrite(body: Buffer, rules: readonly PrefixRule[]): Promise<RewriteResult> {
     const end = this.metrics.rewriteDuration.startTimer();
-    if (text.length < INLINE_LIMIT_BYTES || this.closed) {
+    if (body.length < INLINE_LIMIT_BYTES || this.closed || this.size === 0) {
       try {
-        return rewriteJsonText(text, rules);
+        return rewriteJsonText(body.toString('utf8'), rules);
       } finally {
         end({ mode: 'inline' });
       }
     }
     try {
-      return await new Promise<string>((resolve, reject) => {
-        this.queue.push({ text, rules, job: { id: this.nextId++, resolve, reject } });
+      return await new Promise<RewriteResult>((resolve, reject) => {
+        this.queue.push({ body, rules, job: { id: this.nextId++, resolve, reject } });
         this.pump();
       });
     } finally {

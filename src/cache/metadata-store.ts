@@ -2,7 +2,7 @@
 // directory (survives restarts, serves offline), and — when configured — a shared keyv Redis store for
 // replicas. Redis trouble never fails a request: the store degrades to local and reports it.
 
-import Keyv from 'keyv';
+import Keyv, { type DeserializedData } from 'keyv';
 import KeyvRedis from '@keyv/redis';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -46,6 +46,32 @@ export interface SetOptions {
 
 class Timeout extends Error {}
 
+/**
+ * keyv serialization for entries: one JSON header line, then the body verbatim. Documents are megabytes of
+ * JSON; embedding them in a JSON string would escape (and later unescape) every quote on the event loop.
+ */
+export function serializeEntry<Value>(data: DeserializedData<Value>): string {
+  const entry = data.value as MetaEntry | undefined;
+  if (!entry || typeof entry.body !== 'string') return `${JSON.stringify(data)}\n`;
+  const { body, ...head } = entry;
+  return `${JSON.stringify({ expires: data.expires, value: head })}\n${body}`;
+}
+
+export function deserializeEntry<Value>(text: string): DeserializedData<Value> | undefined {
+  const nl = text.indexOf('\n');
+  if (nl < 0) return undefined;
+  try {
+    const head = JSON.parse(text.slice(0, nl)) as { expires?: number; value?: Record<string, unknown> };
+    if (!head.value) return undefined;
+    if (typeof head.value['body'] === 'string') return head as DeserializedData<Value>;
+    return { expires: head.expires, value: { ...head.value, body: text.slice(nl + 1) } as Value };
+  } catch {
+    return undefined;
+  }
+}
+
+const SERIALIZATION = { serialize: serializeEntry, deserialize: deserializeEntry };
+
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
@@ -76,7 +102,7 @@ export class MetadataStore {
   constructor(private readonly options: MetadataStoreOptions) {
     this.memory = new LruCache<MetaEntry>(options.memoryBytes, (e) => e.body.length * 2 + 256);
     this.diskStore = new DiskStore(options.dir);
-    this.disk = new Keyv<MetaEntry>({ store: this.diskStore, namespace: '' });
+    this.disk = new Keyv<MetaEntry>({ store: this.diskStore, namespace: '', ...SERIALIZATION });
     this.disk.on('error', (err: unknown) => options.log.warn({ err }, 'metadata disk store error'));
     if (options.redisUrl) {
       this.redis = new KeyvRedis<MetaEntry>(
@@ -91,7 +117,7 @@ export class MetadataStore {
       this.redis.on('error', () => {
         // Connection errors are reported through failed operations (markSharedDown); keep them off stderr.
       });
-      this.shared = new Keyv<MetaEntry>({ store: this.redis, namespace: 'nuget-proxy', throwOnErrors: true });
+      this.shared = new Keyv<MetaEntry>({ store: this.redis, namespace: 'nuget-proxy', throwOnErrors: true, ...SERIALIZATION });
       this.shared.on('error', () => {});
       this.sharedState = 'up';
       options.metrics.redisUp.set(1);

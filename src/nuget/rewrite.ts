@@ -48,11 +48,30 @@ export function rewriteValue(doc: unknown, rules: readonly PrefixRule[]): unknow
 
 export class InvalidDocument extends Error {}
 
+export interface RewriteResult {
+  /** The document in stored (base-independent) form. */
+  readonly text: string;
+  /** `@id`s of pages without `items` (separate registration page documents), in stored form. */
+  readonly separatePages: readonly string[];
+}
+
+/** `@id`s of registration index items that are separate page documents (no inlined `items`). */
+export function separatePageIds(doc: unknown): string[] {
+  const items = (doc as { items?: unknown } | null)?.items;
+  if (!Array.isArray(items)) return [];
+  const out: string[] = [];
+  for (const item of items) {
+    const page = item as { '@id'?: unknown; items?: unknown } | null;
+    if (page && typeof page['@id'] === 'string' && !Array.isArray(page.items)) out.push(page['@id']);
+  }
+  return out;
+}
+
 /**
  * Parses upstream JSON, checks it is an object (the only shape clients accept, HttpStreamValidation.cs),
  * rewrites URLs and serializes it in the base-independent form.
  */
-export function rewriteJsonText(text: string, rules: readonly PrefixRule[]): string {
+export function rewriteJsonText(text: string, rules: readonly PrefixRule[]): RewriteResult {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -60,7 +79,8 @@ export function rewriteJsonText(text: string, rules: readonly PrefixRule[]): str
     throw new InvalidDocument(`upstream sent invalid JSON: ${(err as Error).message}`);
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidDocument('upstream JSON is not an object');
-  return JSON.stringify(rewriteValue(doc, rules));
+  const rewritten = rewriteValue(doc, rules);
+  return { text: JSON.stringify(rewritten), separatePages: separatePageIds(rewritten) };
 }
 
 /** Escapes a base URL for insertion inside a JSON string. */
@@ -70,7 +90,7 @@ function jsonEscape(s: string): string {
 
 /** Substitutes the public base into a stored document. */
 export function renderJson(stored: string, publicBase: string): string {
-  return stored.includes(MARKER_IN_JSON) ? stored.split(MARKER_IN_JSON).join(jsonEscape(publicBase)) : stored;
+  return stored.replaceAll(MARKER_IN_JSON, jsonEscape(publicBase));
 }
 
 /** For values handled as objects (offline synthesis): replaces the marker in one string. */

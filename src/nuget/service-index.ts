@@ -253,6 +253,10 @@ export function buildClientIndex(layout: UpstreamLayout, options: ClientIndexOpt
   const seen = new Set<string>();
   const present = new Set<string>();
 
+  // Upstream comments quote upstream URLs ("in the format https://api.nuget.org/v3-flatcontainer/…").
+  const commentFor = (r: IndexResource, id: string): string | undefined =>
+    r.comment === undefined ? undefined : r['@id'] === id ? r.comment : r.comment.split(withSlash(r['@id'])).join(withSlash(id)).split(r['@id']).join(id);
+
   const push = (id: string, type: string, extra: { comment?: string | undefined; clientVersion?: string | readonly string[] | undefined }) => {
     const key = `${id}\n${type}`;
     if (seen.has(key)) return;
@@ -299,7 +303,7 @@ export function buildClientIndex(layout: UpstreamLayout, options: ClientIndexOpt
       const id = proxyUrlFor(family, r, type);
       if (id === null) continue;
       families.add(family);
-      push(id, type, { comment: r.comment, clientVersion: r.clientVersion });
+      push(id, type, { comment: commentFor(r, id), clientVersion: r.clientVersion });
     }
   }
   for (const family of families) {

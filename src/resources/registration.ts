@@ -56,21 +56,24 @@ export class RegistrationResource {
       freshMs: config.registrationTtlSeconds * 1000,
       notFoundFreshMs: config.notFoundTtlSeconds * 1000,
       upstreamUrl: async () => base + rel,
-      transform: (body: Buffer) => rewriter.rewrite(body.toString('utf8'), layout.rules),
-      ...(isIndex ? { afterFill: (entry: { body: string }) => this.fillPages(hive, entry.body, layout, base) } : {}),
+      transform: async (body: Buffer) => {
+        const r = await rewriter.rewrite(body, layout.rules);
+        // Remember the separate pages now (found off the event loop), so filling them needs no re-parse.
+        return isIndex && r.separatePages.length > 0 ? { body: r.text, extra: { separatePages: JSON.stringify(r.separatePages) } } : r.text;
+      },
+      ...(isIndex
+        ? { afterFill: (entry: { extra?: Readonly<Record<string, string>> }) => this.fillPages(hive, entry.extra?.['separatePages'], layout, base) }
+        : {}),
     };
   }
 
   /** Fills the separate page documents an index refers to (nuget.org: packages with ≥ 128 versions). */
-  private async fillPages(hive: string, storedIndex: string, layout: Layout, base: string): Promise<void> {
-    const doc = asObject(JSON.parse(storedIndex));
-    const items = Array.isArray(doc?.['items']) ? (doc['items'] as unknown[]) : [];
+  private async fillPages(hive: string, separatePages: string | undefined, layout: Layout, base: string): Promise<void> {
+    if (!separatePages) return;
     const prefix = BASE_MARKER + registrationBasePath(hive);
     const rels: string[] = [];
-    for (const item of items) {
-      const page = asObject(item);
-      const id = page?.['@id'];
-      if (!page || Array.isArray(page['items']) || typeof id !== 'string' || !id.startsWith(prefix)) continue;
+    for (const id of JSON.parse(separatePages) as string[]) {
+      if (!id.startsWith(prefix)) continue;
       const parsed = parseRegistrationPath(id.slice(prefix.length).split('/'));
       if (parsed.ok && parsed.value.kind === 'page') rels.push(registrationRelativePath(parsed.value));
     }

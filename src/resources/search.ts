@@ -91,7 +91,7 @@ export class SearchResource {
         persist: false,
         sharedTtlMs: Math.max(60_000, config.searchTtlSeconds * 10_000),
         upstreamUrl: async () => endpoints.map((e) => (querystring ? `${e}${e.includes('?') ? '&' : '?'}${querystring}` : e)),
-        transform: (body) => rewriter.rewrite(body.toString('utf8'), layout.rules),
+        transform: async (body) => (await rewriter.rewrite(body, layout.rules)).text,
       });
       if (result.entry.status === 404) throw new NotFound(`upstream ${kind} answered 404`);
       return {
