@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { CircuitBreaker } from './breaker.ts';
 import { BlobStore } from './cache/blob-store.ts';
+import { GenerationWatch } from './cache/generation.ts';
 import { MetadataStore } from './cache/metadata-store.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -36,6 +37,8 @@ export interface Proxy {
   readonly search: SearchResource;
   readonly vulnerability: VulnerabilityResource;
   readonly signatures: SignaturesResource;
+  /** Drops in-memory views of the cache directory when a tool (import, prefetch) changed it. */
+  checkGeneration(): Promise<void>;
   /** Waits for fills in flight, then releases sockets, workers and Redis. */
   close(): Promise<void>;
 }
@@ -85,6 +88,13 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     (err: unknown) => log.warn({ err }, 'could not scan the cache directory'),
   );
 
+  const generation = new GenerationWatch(config.cacheDir, () => {
+    log.info('cache directory changed by another process; dropping in-memory views');
+    store.clearMemory();
+    local.invalidate();
+  });
+  await generation.check();
+
   return {
     config,
     log,
@@ -101,6 +111,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     search,
     vulnerability,
     signatures,
+    checkGeneration: () => generation.check(),
     async close() {
       await Promise.allSettled([flat.drain(), docs.drain()]);
       upstream?.close();

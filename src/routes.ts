@@ -78,6 +78,7 @@ export function createRouter(deps: RouteDeps): Router {
 
   const handle = (path: string, fn: (ctx: Context, rc: RequestContext) => Promise<import('./http.ts').Reply>) => {
     router.get(path, async (ctx) => {
+      await proxy.checkGeneration();
       const rc = rcOf(ctx);
       await writer.write(ctx, await fn(ctx, rc), rc.publicBase);
     });

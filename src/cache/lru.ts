@@ -39,6 +39,11 @@ export class LruCache<V> {
     }
   }
 
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+
   get totalBytes(): number {
     return this.bytes;
   }

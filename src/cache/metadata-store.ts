@@ -201,6 +201,11 @@ export class MetadataStore {
     await Promise.all(writes);
   }
 
+  /** Forgets the in-process tier (the cache directory changed underneath, e.g. by an import). */
+  clearMemory(): void {
+    this.memory.clear();
+  }
+
   /** Only the local tiers (used by import and by readers that must not wait on Redis). */
   async getLocal(key: string): Promise<MetaEntry | undefined> {
     return this.memory.get(key) ?? (await this.disk.get(key).catch(() => undefined)) ?? undefined;

@@ -83,7 +83,7 @@ export interface FakeUpstream {
   readonly serviceIndexUrl: string;
   readonly port: number;
   readonly searchPort: number;
-  /** Every request received by either server, oldest first. */
+  /** A snapshot of every request received by either server, oldest first. */
   requests(): readonly LoggedRequest[];
   /** Requests matching like a fault rule's `match`, optionally limited to one method or server. */
   count(match: string | RegExp, filter?: { readonly method?: string; readonly server?: ServerName }): number;
@@ -177,7 +177,7 @@ class FakeUpstreamServer implements FakeUpstream {
   }
 
   requests(): readonly LoggedRequest[] {
-    return this.log;
+    return [...this.log];
   }
   count(match: string | RegExp, filter: { method?: string; server?: ServerName } = {}): number {
     return this.log.filter(
@@ -441,6 +441,13 @@ export interface StandardFakeUpstreamOptions extends Partial<FakeUpstreamOptions
 /**
  * The feed most e2e tests want: the standard test packages (+ the real nuget.org packages) with
  * STANDARD_UNLISTED, STANDARD_VULNERABILITIES and STANDARD_DEPRECATIONS. `packages` adds more files.
+ *
+ * @example
+ *   const upstream = await startStandardFakeUpstream();
+ *   after(() => upstream.stop());
+ *   // point the proxy at upstream.serviceIndexUrl, then:
+ *   upstream.addFault({ match: /\.nupkg$/, kind: 'status', status: 503, times: 1 });
+ *   assert.equal(upstream.count('/v3-flatcontainer/newtonsoft.json/index.json'), 1);
  */
 export async function startStandardFakeUpstream(options: StandardFakeUpstreamOptions = {}): Promise<FakeUpstream> {
   const real = options.includeRealPackages === false ? [] : await realPackagePaths();

@@ -20,6 +20,8 @@ import {
 /** Commit time of packages present at start-up: fixed, so documents (and their ETags) are reproducible. */
 const INITIAL_COMMIT_MS = Date.UTC(2024, 0, 1, 0, 0, 0);
 
+const LOAD_CONCURRENCY = 16;
+
 const ICON_TYPES: Readonly<Record<string, string>> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg' };
 
 /** nuget.org classes a package as SemVer2 when its version or any dependency range bound is SemVer2 (§3.5). */
@@ -111,8 +113,11 @@ export class FeedStore {
       store.deprecations.set(`${k.lowerId}/${k.lowerVersion}`, d);
     }
     store.vulnerabilityHistory[0] = normalizeVulnerabilities(options.vulnerabilities ?? {});
-    // Load in parallel but insert in the given order, so commit times are reproducible.
-    const loaded = await Promise.all(paths.map((p) => loadFeedPackage(p)));
+    // Load a few at a time (each load opens the zip) but insert in the given order, so commit times are reproducible.
+    const loaded: FeedPackage[] = [];
+    for (let i = 0; i < paths.length; i += LOAD_CONCURRENCY) {
+      loaded.push(...(await Promise.all(paths.slice(i, i + LOAD_CONCURRENCY).map((p) => loadFeedPackage(p)))));
+    }
     loaded.forEach((pkg, i) => store.insert(pkg, INITIAL_COMMIT_MS + i * 1000));
     store.lastCommitMs = INITIAL_COMMIT_MS + loaded.length * 1000;
     return store;

@@ -1,0 +1,280 @@
+// Tests for configuration parsing (src/config.ts): defaults, NUGET_PROXY_* environment variables, flags over env,
+// every problem reported at once, egress proxy variables, redaction and --help. Pure except for TLS/CA files,
+// which live in a temp dir.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ConfigError, OPTIONS, envName, parseConfig, redactConfig, renderOptionsHelp, type Command } from '../../src/config.ts';
+
+const BASE_DIR = '/srv/nuget-proxy';
+
+function problemsOf(fn: () => unknown): readonly string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('parseConfig: defaults', () => {
+  const { config, positionals } = parseConfig('serve', [], {}, BASE_DIR);
+
+  const defaults: Array<[string, unknown]> = [
+    ['host', '127.0.0.1'],
+    ['port', 5555],
+    ['publicUrl', null],
+    ['trustProxy', false],
+    ['upstream', 'https://api.nuget.org/v3/index.json'],
+    ['offline', false],
+    ['cacheDir', resolve(BASE_DIR, 'data')],
+    ['redisUrl', null],
+    ['logLevel', 'info'],
+    ['logFormat', 'json'],
+    ['upstreamRetries', 3],
+    ['breakerFailures', 3],
+    ['httpsProxy', null],
+    ['noProxy', null],
+    ['tlsCert', null],
+  ];
+  for (const [key, value] of defaults) {
+    it(`${key} defaults to ${JSON.stringify(value)}`, () => {
+      assert.equal((config as unknown as Record<string, unknown>)[key], value);
+    });
+  }
+
+  it('has a value for every option and no positionals', () => {
+    for (const spec of OPTIONS) assert.ok(spec.key in config, spec.key);
+    assert.deepEqual(positionals, []);
+  });
+
+  it('is frozen', () => {
+    assert.ok(Object.isFrozen(config));
+    assert.throws(() => {
+      (config as unknown as Record<string, unknown>)['port'] = 1;
+    }, TypeError);
+  });
+});
+
+describe('parseConfig: environment and flags', () => {
+  it('reads NUGET_PROXY_* variables', () => {
+    const { config } = parseConfig(
+      'serve',
+      [],
+      { NUGET_PROXY_PORT: '8080', NUGET_PROXY_HOST: '0.0.0.0', NUGET_PROXY_OFFLINE: 'yes', NUGET_PROXY_LOG_LEVEL: 'debug', NUGET_PROXY_CACHE_DIR: 'cache' },
+      BASE_DIR,
+    );
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.offline, true);
+    assert.equal(config.logLevel, 'debug');
+    assert.equal(config.cacheDir, resolve(BASE_DIR, 'cache'));
+  });
+
+  it('ignores empty environment variables', () => {
+    const { config } = parseConfig('serve', [], { NUGET_PROXY_PORT: '' }, BASE_DIR);
+    assert.equal(config.port, 5555);
+  });
+
+  it('lets flags override the environment', () => {
+    const { config } = parseConfig('serve', ['--port', '9000', '--log-level=warn'], { NUGET_PROXY_PORT: '8080', NUGET_PROXY_LOG_LEVEL: 'debug' }, BASE_DIR);
+    assert.equal(config.port, 9000);
+    assert.equal(config.logLevel, 'warn');
+  });
+
+  it('accepts --flag=value', () => {
+    const { config } = parseConfig('serve', ['--port=9001', '--public-url=https://nuget.corp.example/nuget'], {}, BASE_DIR);
+    assert.equal(config.port, 9001);
+    assert.equal(config.publicUrl, 'https://nuget.corp.example/nuget');
+  });
+
+  const bools: Array<[string[], Record<string, string>, boolean]> = [
+    [['--offline'], {}, true],
+    [['--no-offline'], { NUGET_PROXY_OFFLINE: 'true' }, false],
+    [['--offline=false'], { NUGET_PROXY_OFFLINE: '1' }, false],
+    [['--offline=on'], {}, true],
+    [[], { NUGET_PROXY_OFFLINE: 'off' }, false],
+    [[], { NUGET_PROXY_OFFLINE: 'TRUE' }, true],
+  ];
+  for (const [argv, env, expected] of bools) {
+    it(`offline=${expected} for ${JSON.stringify(argv)} with ${JSON.stringify(env)}`, () => {
+      assert.equal(parseConfig('serve', argv, env, BASE_DIR).config.offline, expected);
+    });
+  }
+
+  it('collects positionals', () => {
+    const { positionals } = parseConfig('import', ['bundle.tar', '--offline', 'second'], {}, BASE_DIR);
+    assert.deepEqual(positionals, ['bundle.tar', 'second']);
+  });
+
+  it('reads the conventional egress proxy variables, upper or lower case', () => {
+    const upper = parseConfig('serve', [], { HTTPS_PROXY: 'http://proxy.corp:3128', HTTP_PROXY: 'http://proxy.corp:3129', NO_PROXY: 'localhost,.corp.example' }, BASE_DIR).config;
+    assert.equal(upper.httpsProxy, 'http://proxy.corp:3128');
+    assert.equal(upper.httpProxy, 'http://proxy.corp:3129');
+    assert.equal(upper.noProxy, 'localhost,.corp.example');
+    const lower = parseConfig('serve', [], { https_proxy: 'http://p:1', http_proxy: 'http://p:2', no_proxy: '*' }, BASE_DIR).config;
+    assert.deepEqual([lower.httpsProxy, lower.httpProxy, lower.noProxy], ['http://p:1', 'http://p:2', '*']);
+  });
+
+  it('lets --https-proxy override HTTPS_PROXY', () => {
+    const { config } = parseConfig('serve', ['--https-proxy', 'http://flag:8080'], { HTTPS_PROXY: 'http://env:3128' }, BASE_DIR);
+    assert.equal(config.httpsProxy, 'http://flag:8080');
+  });
+});
+
+describe('parseConfig: problems', () => {
+  it('reports a bad port, a bad URL and an unknown flag together (3 problems)', () => {
+    const problems = problemsOf(() => parseConfig('serve', ['--port', 'abc', '--upstream', 'not a url', '--bogus'], {}, BASE_DIR));
+    assert.equal(problems.length, 3, problems.join('\n'));
+    assert.ok(problems.some((p) => p.includes('--port') && p.includes('whole number')));
+    assert.ok(problems.some((p) => p.includes('--upstream') && p.includes('absolute URL')));
+    assert.ok(problems.some((p) => p.includes('--bogus')));
+  });
+
+  it('reports environment and flag problems in one error', () => {
+    const problems = problemsOf(() => parseConfig('serve', ['--log-level', 'loud'], { NUGET_PROXY_PORT: '70000', NUGET_PROXY_OFFLINE: 'maybe' }, BASE_DIR));
+    assert.equal(problems.length, 3, problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('NUGET_PROXY_PORT') && p.includes('at most 65535')));
+    assert.ok(problems.some((p) => p.startsWith('NUGET_PROXY_OFFLINE') && p.includes('true or false')));
+    assert.ok(problems.some((p) => p.startsWith('--log-level') && p.includes('one of')));
+  });
+
+  const single: Array<[Command, string[], Record<string, string>, RegExp]> = [
+    ['serve', ['--port', '-1'], {}, /at least 0/],
+    ['serve', ['--port'], {}, /--port needs a value/],
+    ['serve', ['--port', '--offline'], {}, /--port needs a value/],
+    ['serve', ['--upstream', 'ftp://example.org/index.json'], {}, /scheme must be http: or https:/],
+    ['serve', ['--public-url', 'https://x.example/?a=b'], {}, /query or fragment/],
+    ['serve', ['--redis-url', 'http://redis:6379'], {}, /scheme must be redis: or rediss:/],
+    ['serve', ['--upstream-header', 'no colon here'], {}, /Name: value/],
+    ['serve', ['--concurrency', '4'], {}, /unknown option --concurrency for 'serve'/],
+    ['serve', ['--no-port'], {}, /unknown option --no-port/],
+    ['serve', ['--upstream-username', 'u'], {}, /needs --upstream-password/],
+    ['serve', ['--upstream-password', 'p'], {}, /needs --upstream-username/],
+    ['serve', ['--breaker-backoff-ms', '5000', '--breaker-max-backoff-ms', '1000'], {}, /breaker-max-backoff-ms must be >=/],
+    ['export', [], {}, /export needs --output/],
+    ['prefetch', ['--concurrency', '65'], {}, /at most 64/],
+  ];
+  for (const [command, argv, env, pattern] of single) {
+    it(`${command} ${argv.join(' ')}: ${pattern.source}`, () => {
+      const problems = problemsOf(() => parseConfig(command, argv, env, BASE_DIR));
+      assert.ok(problems.some((p) => pattern.test(p)), problems.join('\n'));
+    });
+  }
+
+  it('puts every problem in the error message', () => {
+    try {
+      parseConfig('serve', ['--port', 'x', '--bogus'], {}, BASE_DIR);
+      assert.fail('expected a ConfigError');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      for (const p of err.problems) assert.ok(err.message.includes(p));
+    }
+  });
+
+  it('never echoes a secret value in a problem', () => {
+    const problems = problemsOf(() => parseConfig('serve', ['--upstream-header', 'hunter2-no-colon'], { HTTPS_PROXY: 'not a url hunter2' }, BASE_DIR));
+    assert.equal(problems.length, 2, problems.join('\n'));
+    for (const p of problems) assert.ok(!p.includes('hunter2'), p);
+  });
+});
+
+describe('parseConfig: TLS and CA files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nuget-proxy-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const notPem = join(dir, 'not.pem');
+  writeFileSync(cert, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  writeFileSync(key, '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n');
+  writeFileSync(notPem, 'hello');
+
+  it('accepts a certificate with its key', () => {
+    const { config } = parseConfig('serve', ['--tls-cert', cert, '--tls-key', key], {}, BASE_DIR);
+    assert.equal(config.tlsCert, cert);
+    assert.equal(config.tlsKey, key);
+  });
+
+  it('rejects a certificate without a key', () => {
+    const problems = problemsOf(() => parseConfig('serve', ['--tls-cert', cert], {}, BASE_DIR));
+    assert.ok(problems.some((p) => p.includes('--tls-cert and --tls-key must be given together')), problems.join('\n'));
+  });
+
+  it('rejects a key without a certificate', () => {
+    const problems = problemsOf(() => parseConfig('serve', [], { NUGET_PROXY_TLS_KEY: key }, BASE_DIR));
+    assert.ok(problems.some((p) => p.includes('must be given together')), problems.join('\n'));
+  });
+
+  it('reports missing files and non-PEM content', () => {
+    const missing = problemsOf(() => parseConfig('serve', ['--tls-cert', join(dir, 'nope.pem'), '--tls-key', key], {}, BASE_DIR));
+    assert.ok(missing.some((p) => p.includes('file not found')), missing.join('\n'));
+    const swapped = problemsOf(() => parseConfig('serve', ['--tls-cert', notPem, '--tls-key', notPem], {}, BASE_DIR));
+    assert.ok(swapped.some((p) => p.includes('not a PEM certificate')), swapped.join('\n'));
+    assert.ok(swapped.some((p) => p.includes('not a PEM private key')), swapped.join('\n'));
+    const ca = problemsOf(() => parseConfig('serve', ['--upstream-ca-file', notPem], {}, BASE_DIR));
+    assert.ok(ca.some((p) => p.includes('not a PEM certificate bundle')), ca.join('\n'));
+  });
+
+  it('resolves relative file paths against the base directory', () => {
+    const { config } = parseConfig('serve', ['--tls-cert', 'cert.pem', '--tls-key', 'key.pem'], {}, dir);
+    assert.equal(config.tlsCert, cert);
+  });
+});
+
+describe('redactConfig', () => {
+  const { config } = parseConfig(
+    'serve',
+    ['--upstream-username', 'builder', '--upstream-password', 'hunter2', '--upstream-header', 'X-NuGet-ApiKey: sekrit-key', '--redis-url', 'redis://:redispw@redis:6379/0'],
+    { HTTPS_PROXY: 'http://proxyuser:proxypw@proxy.corp:3128', HTTP_PROXY: 'http://proxy.corp:3129' },
+    BASE_DIR,
+  );
+  const redacted = redactConfig(config);
+  const text = JSON.stringify(redacted);
+
+  for (const secret of ['hunter2', 'sekrit-key', 'redispw', 'proxypw', 'proxyuser']) {
+    it(`hides ${secret}`, () => {
+      assert.ok(!text.includes(secret), text);
+    });
+  }
+
+  it('masks secret options and URL credentials, keeps the rest', () => {
+    assert.equal(redacted['upstreamPassword'], '***');
+    assert.equal(redacted['upstreamHeader'], '***');
+    assert.equal(redacted['redisUrl'], 'redis://***@redis:6379/0');
+    assert.equal(redacted['upstreamUsername'], 'builder');
+    assert.equal(redacted['httpProxy'], 'http://proxy.corp:3129');
+    assert.equal(redacted['port'], 5555);
+    assert.equal(redacted['upstreamToken'], null, 'unset secrets stay null');
+  });
+
+  it('masks a bearer token', () => {
+    const r = redactConfig(parseConfig('serve', ['--upstream-token', 'tok-123'], {}, BASE_DIR).config);
+    assert.equal(r['upstreamToken'], '***');
+  });
+});
+
+describe('renderOptionsHelp', () => {
+  const commands: Command[] = ['serve', 'prefetch', 'export', 'import'];
+  for (const command of commands) {
+    it(`lists exactly the options of '${command}' with their environment variables`, () => {
+      const help = renderOptionsHelp(command);
+      const flags = new Set([...help.matchAll(/^ {2}--([a-z0-9-]+)/gm)].map((m) => m[1]));
+      const expected = new Set(OPTIONS.filter((o) => o.commands.includes(command)).map((o) => o.flag));
+      assert.deepEqual([...flags].sort(), [...expected].sort());
+      for (const spec of OPTIONS.filter((o) => o.commands.includes(command))) {
+        assert.ok(help.includes(`env ${envName(spec)}`), `${spec.flag} without its env var`);
+      }
+    });
+  }
+
+  it('shows defaults and enum values', () => {
+    const help = renderOptionsHelp('serve');
+    assert.match(help, /--port <value>\n.*\n\s+env NUGET_PROXY_PORT; default 5555/);
+    assert.match(help, /--log-level <fatal\|error\|warn\|info\|debug\|trace\|silent>/);
+    assert.match(help, /env HTTPS_PROXY\b/);
+  });
+});
