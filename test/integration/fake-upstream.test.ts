@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { readNupkgFile, readNupkgManifest } from '../src/nupkg.ts';
-import { realPackagePaths, startFakeUpstream, startStandardFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
-import { buildPackage, packageFileName, standardTestPackages, tinyPng, writePackages, type PackageSpec } from './helpers/packages.ts';
-import { createSelfSignedCertificate } from './helpers/tls.ts';
+import { realPackagePaths, startFakeUpstream, startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { buildPackage, packageFileName, standardTestPackages, tinyPng, writePackages, type PackageSpec } from '../helpers/packages.ts';
+import { createSelfSignedCertificate } from '../helpers/tls.ts';
 
 interface RawResponse {
   readonly status: number;
