@@ -1,5 +1,5 @@
 // Writes a zip archive synchronously and deterministically: fixed timestamps, no extra fields, entries in
-// the order given. yazl (the project's zip writer) is stream-based and finishes asynchronously; test
+// the order given. a stream-based zip library would finish asynchronously; test
 // packages are built by a synchronous `buildPackage`, so this small writer covers the subset of PKWARE's
 // APPNOTE a .nupkg needs (stored/deflated entries, no zip64, no data descriptors).
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { readNupkgFile, readNupkgManifest } from '../src/nupkg.ts';
+import { readNupkgFile, readNupkgManifest } from '../../src/nupkg.ts';
 import { realPackagePaths, startFakeUpstream, startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { buildPackage, packageFileName, standardTestPackages, tinyPng, writePackages, type PackageSpec } from '../helpers/packages.ts';
 import { createSelfSignedCertificate } from '../helpers/tls.ts';
