@@ -95,7 +95,9 @@ export function proxyForUrl(url: URL, egress: Pick<Config, 'httpsProxy' | 'httpP
     const entry = raw.trim().toLowerCase();
     if (!entry) continue;
     if (entry === '*') return null;
-    const m = /^(.*?)(?::(\d+))?$/.exec(entry);
+    // A bare IPv6 address has several colons and no port; "[v6]:port" and "host:port" have one.
+    const bareIpv6 = !entry.startsWith('[') && (entry.match(/:/g)?.length ?? 0) > 1;
+    const m = bareIpv6 ? null : /^(.*?)(?::(\d+))?$/.exec(entry);
     const entryHost = (m?.[1] ?? entry).replace(/^\*?\./, '').replace(/^\[|\]$/g, '');
     const entryPort = m?.[2];
     if (entryPort && entryPort !== port) continue;

@@ -7,13 +7,13 @@ export class SingleFlight<T> {
   run(key: string, fn: () => Promise<T>): { promise: Promise<T>; shared: boolean } {
     const existing = this.inflight.get(key);
     if (existing) return { promise: existing, shared: true };
-    const promise = (async () => {
-      try {
-        return await fn();
-      } finally {
-        this.inflight.delete(key);
-      }
-    })();
+    // fn starts on a later microtask, after the promise is registered, so even a synchronous throw
+    // clears the key.
+    const promise: Promise<T> = Promise.resolve()
+      .then(fn)
+      .finally(() => {
+        if (this.inflight.get(key) === promise) this.inflight.delete(key);
+      });
     this.inflight.set(key, promise);
     return { promise, shared: false };
   }

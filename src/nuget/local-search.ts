@@ -2,7 +2,7 @@
 // and the fallback when upstream search fails). Pure: callers pass the package summaries.
 // Parameters: docs/api/search-query-service-resource.md, search-autocomplete-service-resource.md.
 
-import { isPrerelease, isSemVer2, type NuGetVersion } from './identity.ts';
+import { isPrerelease, isSemVer2, toLowerInvariant, type NuGetVersion } from './identity.ts';
 import type { Nuspec } from './nuspec.ts';
 
 export interface LocalPackage {
@@ -152,7 +152,7 @@ export function autocomplete(packages: readonly LocalPackage[], query: URLSearch
   const p = parseSearchParams(query);
   const id = query.get('id');
   if (id !== null) {
-    const pkg = packages.find((x) => x.lowerId === id.trim().toLowerCase());
+    const pkg = packages.find((x) => x.lowerId === toLowerInvariant(id.trim()));
     const versions = pkg ? pkg.versions.filter((v) => visible(v, p)).map((v) => v.nuspec.fullVersion) : [];
     return { '@context': { '@vocab': 'http://schema.nuget.org/schema#' }, totalHits: versions.length, data: versions };
   }

@@ -1,8 +1,8 @@
 // Parses a .nuspec document into the metadata the proxy needs (identity, dependencies, display fields).
 // Schema: docs/reference/nuspec.md (nuspec.xsd); dependency groups: "Dependency groups" section.
 
-import { XMLParser } from 'fast-xml-parser';
-import { parseVersion, toFullString, type NuGetVersion } from './identity.ts';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { isValidPackageId, parseVersion, toFullString, type NuGetVersion } from './identity.ts';
 
 export interface NuspecDependency {
   readonly id: string;
@@ -86,6 +86,9 @@ function readDependencies(list: unknown): NuspecDependency[] {
 /** Parses nuspec XML. Throws NuspecError when it is not a nuspec with a valid id and version. */
 export function parseNuspec(xml: string): Nuspec {
   let doc: Node;
+  // fast-xml-parser is lenient about structure; NuGet's XML reader is not.
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) throw new NuspecError(`nuspec is not well-formed XML: ${valid.err.msg} (line ${valid.err.line})`);
   try {
     doc = parser.parse(xml) as Node;
   } catch (err) {
@@ -96,6 +99,7 @@ export function parseNuspec(xml: string): Nuspec {
   const id = text(metadata['id']).trim();
   const version = parseVersion(text(metadata['version']));
   if (!id) throw new NuspecError('nuspec has no <id>');
+  if (!isValidPackageId(id)) throw new NuspecError(`nuspec has an invalid <id>: ${id.slice(0, 120)}`);
   if (!version) throw new NuspecError(`nuspec has an invalid <version>: ${text(metadata['version'])}`);
 
   const groups: NuspecDependencyGroup[] = [];

@@ -3,7 +3,7 @@
 // URLs are written in the base-independent form (BASE_MARKER + path). Pure.
 // Shapes: docs/api/registration-base-url-resource.md; paging: NuGetGallery RegistrationUrlBuilder.cs.
 
-import { toLowerVersion, compareVersions, parseVersion, isSemVer2 } from './identity.ts';
+import { toLowerInvariant, toLowerVersion, compareVersions, parseVersion, isSemVer2 } from './identity.ts';
 import type { Nuspec } from './nuspec.ts';
 
 export type LeafItem = Record<string, unknown> & { catalogEntry: Record<string, unknown> };
@@ -18,7 +18,7 @@ function splitList(s: string): string[] {
 
 /** A registration leaf item for a package known only from its nuspec. */
 export function nuspecCatalogEntry(n: Nuspec, bases: { regBase: string; flatBase: string }, published = new Date(0).toISOString()): LeafItem {
-  const lowerId = n.id.toLowerCase();
+  const lowerId = toLowerInvariant(n.id);
   const lv = toLowerVersion(n.version);
   const leafUrl = `${bases.regBase}${lowerId}/${lv}.json`;
   const indexUrl = `${bases.regBase}${lowerId}/index.json`;
@@ -38,7 +38,7 @@ export function nuspecCatalogEntry(n: Nuspec, bases: { regBase: string; flatBase
           '@type': 'PackageDependency',
           id: d.id,
           range: d.range || '(, )',
-          registration: `${bases.regBase}${d.id.toLowerCase()}/index.json`,
+          registration: `${bases.regBase}${toLowerInvariant(d.id)}/index.json`,
         })),
       })),
       description: n.description,

@@ -49,13 +49,19 @@ function parseFloat(text: string): { min: NuGetVersion; float: FloatSpec } | nul
 
   const behaviors: FloatBehavior[] = ['major', 'minor', 'patch', 'revision'];
   const behavior: FloatBehavior = numericFloat ? (behaviors[fixed.length] ?? 'revision') : 'prerelease';
-  const labels = labelFloat ? [releasePrefix.length > 0 ? releasePrefix.replace(/\.$/, '') || '0' : '0'] : [];
+  // The lowest version a float can match: `1.0.0-beta*` starts at `1.0.0-beta`, `1.1.0-beta.*` at
+  // `1.1.0-beta.0`, `1.*-*` at `1.0.0-0` (FloatRange.cs).
+  let labels: string[] = [];
+  if (labelFloat) {
+    labels = releasePrefix === '' ? ['0'] : releasePrefix.split('.');
+    if (labels[labels.length - 1] === '') labels[labels.length - 1] = '0';
+    if (labels.some((l) => l === '')) return null;
+  }
   const min: NuGetVersion = {
     major: fixed[0] ?? 0,
     minor: fixed[1] ?? 0,
     patch: fixed[2] ?? 0,
     revision: fixed[3] ?? 0,
-    // The lowest version a float can match: `1.0.0-beta*` starts at `1.0.0-beta`; `1.*-*` at `1.0.0-0`.
     releaseLabels: labels,
     metadata: '',
   };
@@ -87,6 +93,8 @@ export function parseRange(input: string): VersionRange | null {
   const last = text[text.length - 1];
   if (last !== ']' && last !== ')') return null;
   const inner = text.slice(1, -1);
+  // NuGet rejects "(,)" (VersionRangeFactory), though "(, )" parses as "every version".
+  if (inner === ',') return null;
   const comma = inner.indexOf(',');
   if (comma < 0) {
     // `[1.0]` is an exact version; `(1.0)` is invalid.
@@ -154,12 +162,18 @@ function floatMatches(f: FloatSpec, v: NuGetVersion): boolean {
   return true;
 }
 
+/** Prereleases are candidates only when a bound is a prerelease or the float floats the label (VersionRange.IsBetter). */
+export function allowsPrerelease(range: VersionRange): boolean {
+  return Boolean((range.min && isPrerelease(range.min)) || (range.max && isPrerelease(range.max)) || range.float?.includePrerelease);
+}
+
 /**
  * The version restore picks from `available`: for a floating range, the highest version matching the float
  * (falling back to the lowest version in range); otherwise the lowest version in range.
  */
 export function findBestMatch(range: VersionRange, available: readonly NuGetVersion[]): NuGetVersion | null {
-  const inRange = available.filter((v) => rangeContains(range, v)).sort(compareVersions);
+  const prerelease = allowsPrerelease(range);
+  const inRange = available.filter((v) => rangeContains(range, v) && (prerelease || !isPrerelease(v))).sort(compareVersions);
   if (inRange.length === 0) return null;
   if (range.float) {
     const f = range.float;
@@ -167,6 +181,5 @@ export function findBestMatch(range: VersionRange, available: readonly NuGetVers
     const best = matching[matching.length - 1];
     if (best) return best;
   }
-  // Without a float, prereleases are picked only when the range itself names a prerelease or none is stable.
   return inRange[0] ?? null;
 }
