@@ -13,17 +13,20 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export interface AppDeps {
   readonly proxy: Proxy;
   readonly tls: boolean;
+  /** True once SIGTERM arrived: responses ask clients to close the connection. */
+  readonly draining?: () => boolean;
   readonly readiness: () => Promise<{ ready: boolean; body: Record<string, unknown> }>;
 }
 
 /** One JSON log line and the HTTP metrics for every request, whatever happened inside. */
-function requestContext(log: Logger, proxy: Proxy) {
+function requestContext(log: Logger, proxy: Proxy, draining: () => boolean) {
   const { metrics } = proxy;
   return async (ctx: Context, next: Next): Promise<void> => {
     const incoming = ctx.get('X-Request-Id');
     const reqId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.set('X-Request-Id', reqId);
     const reqLog = log.child({ reqId });
+    if (draining()) ctx.set('Connection', 'close');
     ctx.state['log'] = reqLog;
     const started = process.hrtime.bigint();
     metrics.httpInFlight.inc();
@@ -78,7 +81,7 @@ export function createApp(deps: AppDeps): Koa {
   const writer = new ReplyWriter(proxy.metrics, Math.floor((proxy.config.memoryCacheMb * 1024 * 1024) / 2));
   const router = createRouter({ proxy, writer, tls: deps.tls, readiness: deps.readiness });
   const prefix = proxy.config.publicUrl ? new URL(proxy.config.publicUrl).pathname.replace(/\/+$/, '') : '';
-  app.use(requestContext(proxy.log, proxy));
+  app.use(requestContext(proxy.log, proxy, deps.draining ?? (() => false)));
   app.use(errorMiddleware(proxy.log));
   app.use(stripPrefix(prefix));
   app.use(router.routes());

@@ -64,7 +64,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
 
   const tls = config.tlsCert !== null && config.tlsKey !== null;
-  const app = createApp({ proxy, tls, readiness });
+  const app = createApp({ proxy, tls, readiness, draining: () => shuttingDown });
   const handler = app.callback();
   const server = tls
     ? https.createServer({ cert: readFileSync(config.tlsCert as string), key: readFileSync(config.tlsKey as string) }, handler)
@@ -90,9 +90,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       shuttingDown = true;
       log.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining in-flight requests and fills');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive connections that finish their last response during the drain are closed as they go
+      // idle, instead of lingering for the keep-alive timeout.
       server.closeIdleConnections();
+      const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+      idleSweep.unref();
       const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
       const outcome = await Promise.race([closed.then(() => proxy.close()).then(() => 'done' as const), timer]);
+      clearInterval(idleSweep);
       if (outcome === 'timeout') {
         log.warn('shutdown timeout reached; closing remaining connections');
         server.closeAllConnections();

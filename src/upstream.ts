@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { rootCertificates } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import got, { RequestError, TimeoutError, type Got, type Agents } from 'got';
-import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
+import { HttpsProxyAgent } from 'hpagent';
 import { CircuitBreaker, parseRetryAfterMs, retryDelayMs } from './breaker.ts';
 import type { Config } from './config.ts';
 import { ProxyError, UpstreamInvalid, UpstreamUnavailable, errorMessage } from './errors.ts';
@@ -106,6 +106,33 @@ export function proxyForUrl(url: URL, egress: Pick<Config, 'httpsProxy' | 'httpP
   return proxy;
 }
 
+/**
+ * Plain-http upstream through a forward proxy the classic way: requests in absolute form
+ * (`GET http://host/path`) on pooled connections to the proxy — corporate proxies commonly allow CONNECT
+ * only to port 443. (https upstreams tunnel with CONNECT through hpagent.)
+ */
+class AbsoluteFormProxyAgent extends http.Agent {
+  private readonly proxy: URL;
+
+  constructor(proxy: string, options: http.AgentOptions) {
+    super(options);
+    this.proxy = new URL(proxy);
+  }
+
+  addRequest(req: http.ClientRequest, options: http.RequestOptions): void {
+    const port = options.port ? `:${options.port}` : '';
+    req.path = `http://${options.host ?? options.hostname ?? 'localhost'}${port}${req.path}`;
+    if (this.proxy.username || this.proxy.password) {
+      const basic = Buffer.from(`${decodeURIComponent(this.proxy.username)}:${decodeURIComponent(this.proxy.password)}`).toString('base64');
+      req.setHeader('proxy-authorization', `Basic ${basic}`);
+    }
+    const proxyPort = Number(this.proxy.port) || 80;
+    // http.Agent.addRequest is how agents pick the socket; route it to the proxy instead of the target.
+    const base = http.Agent.prototype as unknown as { addRequest: (r: http.ClientRequest, o: http.RequestOptions) => void };
+    base.addRequest.call(this, req, { ...options, host: this.proxy.hostname, hostname: this.proxy.hostname, port: proxyPort });
+  }
+}
+
 export interface UpstreamDeps {
   readonly config: UpstreamConfig;
   readonly metrics: Metrics;
@@ -177,7 +204,10 @@ export class UpstreamClient {
     let agents = this.agents.get(proxy);
     if (!agents) {
       const common = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, scheduling: 'lifo' as const, proxy };
-      agents = { http: new HttpProxyAgent(common), https: new HttpsProxyAgent({ ...common, ca: this.ca }) };
+      agents = {
+        http: new AbsoluteFormProxyAgent(proxy, { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, scheduling: 'lifo' }),
+        https: new HttpsProxyAgent({ ...common, ca: this.ca }),
+      };
       this.agents.set(proxy, agents);
     }
     return agents;

@@ -1,0 +1,22 @@
+// README.md stays in step with the code: the configuration reference is the one src/config.ts renders,
+// and the documented commands exist in package.json.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { withReference } from '../helpers/update-readme.ts';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+
+test('the configuration reference in README.md matches src/config.ts (run `npm run readme`)', () => {
+  assert.equal(readme, withReference(readme));
+});
+
+test('README documents the one-command start and the one-command test suite that exist', () => {
+  assert.match(readme, /npm ci && npm start/);
+  assert.match(readme, /^npm test$/m);
+  assert.ok(pkg.scripts['start'] && pkg.scripts['test']);
+  const ci = readFileSync(new URL('../../.ci/run', import.meta.url), 'utf8');
+  assert.match(ci, /^npm test$/m, '.ci/run runs the README test command');
+});
