@@ -2,6 +2,7 @@
 
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<string> }>> = {
   'rewrite-latency': () => import('./rewrite-latency.ts'),
+  'blob-memory': () => import('./blob-memory.ts'),
 };
 
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(BENCHES);
