@@ -15,7 +15,7 @@ let proxy: TestProxy;
 
 before(async () => {
   upstream = await startStandardFakeUpstream();
-  proxy = await startProxy({ NUGET_PROXY_UPSTREAM: upstream.serviceIndexUrl, NUGET_PROXY_UPSTREAM_RETRIES: '3' });
+  proxy = await startProxy({ NUGET_PROXY_UPSTREAM: upstream.serviceIndexUrl, NUGET_PROXY_UPSTREAM_RETRIES: '3', NUGET_PROXY_BREAKER_BACKOFF_MS: '200' });
 });
 
 after(async () => {
@@ -155,5 +155,30 @@ test('upstream unreachable and nothing cached → 5xx with a clear message, neve
     assert.ok(r.headers.get('x-nuget-warning'));
   } finally {
     await upstream.start();
+    // Let the breaker the outage opened reach its probe time.
+    await new Promise((r) => setTimeout(r, 300));
   }
+});
+
+test('icon and readme (Visual Studio details pane): served with the right types, from the package when it embeds them', async () => {
+  // The package is cached first; icon and readme then come out of the .nupkg without asking upstream.
+  assert.equal((await get(nupkgPath('contoso.iconreadme', '1.0.0'))).status, 200);
+  upstream.resetLog();
+  const icon = await get('/v3/flatcontainer/contoso.iconreadme/1.0.0/icon');
+  assert.equal(icon.status, 200);
+  assert.equal(icon.headers.get('content-type'), 'image/png');
+  assert.equal(icon.body.subarray(1, 4).toString('latin1'), 'PNG');
+  const readme = await get('/v3/flatcontainer/contoso.iconreadme/1.0.0/readme');
+  assert.equal(readme.status, 200);
+  assert.match(readme.headers.get('content-type') ?? '', /^text\/markdown/);
+  assert.match(readme.body.toString(), /^# Contoso\.IconReadme/);
+  assert.equal(upstream.requests().length, 0);
+  // A package without a readme: 404 (VS shows "no README"), remembered.
+  assert.equal((await get('/v3/flatcontainer/contoso.mixedcase.lib/1.0.0/readme')).status, 404);
+  assert.equal((await get('/v3/flatcontainer/contoso.mixedcase.lib/1.0.0/readme')).status, 404);
+  assert.equal(upstream.count('/v3-flatcontainer/contoso.mixedcase.lib/1.0.0/readme'), 1);
+  // A nuspec for a package that is not cached comes from upstream and is checked.
+  const nuspec = await get('/v3/flatcontainer/contoso.fourpart/2.0.0/contoso.fourpart.nuspec');
+  assert.equal(nuspec.status, 200);
+  assert.match(nuspec.body.toString(), /<id>Contoso\.FourPart<\/id>/);
 });
