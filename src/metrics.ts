@@ -57,7 +57,13 @@ export const METRIC_PREFIX = 'nuget_proxy_';
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  if (options.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+    // prom-client names these gauges like counters (`_total`), which Prometheus' lint rejects.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      registry.removeSingleMetric(METRIC_PREFIX + name);
+    }
+  }
   const registers = [registry];
   return {
     registry,
