@@ -33,7 +33,7 @@ export function run(
       { cwd: options.cwd ?? REPO, env: options.env ?? process.env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-          reject(new Error(`${file} is not installed (see docs/deploy.md: system packages for the deploy tests)`));
+          reject(new Error(`${file} is not installed (.ci/run installs the system packages the deploy tests need)`));
           return;
         }
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
