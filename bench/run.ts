@@ -2,6 +2,7 @@
 
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<string> }>> = {
   'rewrite-latency': () => import('./rewrite-latency.ts'),
+  bundle: () => import('./bundle.ts'),
   'blob-memory': () => import('./blob-memory.ts'),
 };
 

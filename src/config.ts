@@ -23,6 +23,8 @@ interface OptionSpec {
   readonly secret?: boolean;
   /** Environment variable names read instead of NUGET_PROXY_<FLAG> (the conventional egress proxy variables). */
   readonly envNames?: readonly string[];
+  /** A different default for some commands. */
+  readonly defaultFor?: Partial<Record<Command, string | number | boolean | null>>;
 }
 
 export interface Config {
@@ -152,7 +154,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'When a stale copy exists, how long to wait for upstream revalidation before serving the stale copy (the revalidation finishes in the background).' },
 
   { key: 'logLevel', flag: 'log-level', kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-    group: 'Logging', commands: ALL, description: 'Minimum log level.' },
+    defaultFor: { prefetch: 'warn', export: 'warn', import: 'warn' },
+    group: 'Logging', commands: ALL, description: 'Minimum log level (prefetch, export and import default to warn: their progress and summary say the rest).' },
   { key: 'logFormat', flag: 'log-format', kind: 'enum', default: 'json', values: ['json', 'pretty'], group: 'Logging', commands: ALL,
     description: 'json lines (production) or pretty (development; needs the pino-pretty dev dependency).' },
 
@@ -296,7 +299,8 @@ export function parseConfig(
   const out: Record<string, unknown> = {};
   for (const spec of OPTIONS) {
     const v = values.get(spec.key);
-    const d = spec.kind === 'path' && typeof spec.default === 'string' ? resolve(baseDir, spec.default) : spec.default;
+    const raw = spec.defaultFor && command in spec.defaultFor ? (spec.defaultFor[command] ?? null) : spec.default;
+    const d = spec.kind === 'path' && typeof raw === 'string' ? resolve(baseDir, raw) : raw;
     out[spec.key] = v === undefined ? d : v;
   }
   const config = out as unknown as Config;
@@ -347,10 +351,11 @@ export function redactConfig(config: Config): Record<string, unknown> {
   return out;
 }
 
-function formatDefault(spec: OptionSpec): string {
-  if (spec.default === null) return '';
-  if (spec.kind === 'bool') return spec.default ? 'true' : 'false';
-  return String(spec.default);
+function formatDefault(spec: OptionSpec, command?: Command): string {
+  const value = command && spec.defaultFor && command in spec.defaultFor ? (spec.defaultFor[command] ?? null) : spec.default;
+  if (value === null) return '';
+  if (spec.kind === 'bool') return value ? 'true' : 'false';
+  return String(value);
 }
 
 /** The option list of one command, for --help. */
@@ -363,7 +368,7 @@ export function renderOptionsHelp(command: Command): string {
       lines.push('', `${group}:`);
     }
     const value = spec.kind === 'bool' ? '' : spec.kind === 'enum' ? ` <${spec.values?.join('|')}>` : ' <value>';
-    const def = formatDefault(spec);
+    const def = formatDefault(spec, command);
     lines.push(`  --${spec.flag}${value}`);
     lines.push(`      ${spec.description}`);
     lines.push(`      env ${envName(spec)}${def ? `; default ${def}` : ''}`);

@@ -19,8 +19,17 @@ export class BlobStore {
 
   async init(): Promise<void> {
     await mkdir(this.tmpDir, { recursive: true });
-    // Leftovers of fills that a crash interrupted are never valid: remove them.
-    for (const name of await readdir(this.tmpDir)) await rm(join(this.tmpDir, name), { recursive: true, force: true });
+    // Leftovers of fills that a crash interrupted are never valid: remove them — except an import's
+    // staging directory that may belong to an import running right now (another process).
+    const now = Date.now();
+    for (const name of await readdir(this.tmpDir)) {
+      const path = join(this.tmpDir, name);
+      if (name.startsWith('import-')) {
+        const s = await stat(path).catch(() => null);
+        if (s && now - s.mtimeMs < 3600_000) continue;
+      }
+      await rm(path, { recursive: true, force: true });
+    }
   }
 
   /** The absolute path of `rel`, refusing anything that would leave the root. */

@@ -4,8 +4,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { KeyvStoreAdapter, StoredData } from 'keyv';
+
+/** Where an entry lives, relative to the store's directory: `{sha256[0:2]}/{sha256}.json`. */
+export function diskEntryPath(key: string): string {
+  const h = createHash('sha256').update(key).digest('hex');
+  return `${h.slice(0, 2)}/${h}.json`;
+}
 
 export class DiskStore extends EventEmitter implements KeyvStoreAdapter {
   opts: { dialect: string; dir: string };
@@ -17,9 +23,8 @@ export class DiskStore extends EventEmitter implements KeyvStoreAdapter {
   }
 
   private pathOf(key: string): { dir: string; file: string } {
-    const h = createHash('sha256').update(key).digest('hex');
-    const dir = join(this.dir, h.slice(0, 2));
-    return { dir, file: join(dir, `${h}.json`) };
+    const file = join(this.dir, diskEntryPath(key));
+    return { dir: dirname(file), file };
   }
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {

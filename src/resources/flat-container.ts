@@ -15,6 +15,7 @@ import { blobPath, sha512Path, type FlatFile, type FlatFileRequest } from '../nu
 import { NupkgError, readNupkgFile, readNupkgManifest } from '../nupkg.ts';
 import type { UpstreamClient } from '../upstream.ts';
 import type { DocumentCache } from './documents.ts';
+import { fileNotFoundKey, versionsKey } from './keys.ts';
 import type { LocalPackages } from './local-packages.ts';
 import type { ServiceIndexResource } from './service-index.ts';
 import type { RequestContext } from './types.ts';
@@ -63,10 +64,6 @@ export class FlatContainerResource {
 
   constructor(private readonly deps: FlatContainerDeps) {}
 
-  private negativeKey(lowerId: string, lowerVersion: string, file: FlatFile): string {
-    return `blob404:${file}:${lowerId}/${lowerVersion}`;
-  }
-
   private async flatBase(): Promise<string> {
     const layout = await this.deps.index.requireLayout();
     if (!layout.flat) throw new UpstreamUnavailable(502, 'UPSTREAM_NO_FLAT', 'upstream has no PackageBaseAddress resource');
@@ -96,7 +93,7 @@ export class FlatContainerResource {
     }
     try {
       const result = await docs.get({
-        key: `versions:${lowerId}`,
+        key: versionsKey(lowerId),
         resource: 'versions',
         freshMs: config.versionsTtlSeconds * 1000,
         notFoundFreshMs: config.notFoundTtlSeconds * 1000,
@@ -113,7 +110,7 @@ export class FlatContainerResource {
         status: 200,
         resource: 'versions',
         cache: result.cache,
-        body: { kind: 'json', stored: result.entry.body, renderKey: `versions:${lowerId}:${result.entry.fetchedAt}` },
+        body: { kind: 'json', stored: result.entry.body, renderKey: `${versionsKey(lowerId)}:${result.entry.fetchedAt}` },
         ...(result.warning ? { warnings: [result.warning] } : {}),
       };
     } catch (err) {
@@ -195,7 +192,7 @@ export class FlatContainerResource {
   }
 
   private async checkNegative(req: FlatFileRequest): Promise<void> {
-    const neg = await this.deps.docs.peek(this.negativeKey(req.lowerId, req.lowerVersion, req.file));
+    const neg = await this.deps.docs.peek(fileNotFoundKey(req.lowerId, req.lowerVersion, req.file));
     if (neg && Date.now() - neg.fetchedAt < this.deps.config.notFoundTtlSeconds * 1000) {
       this.deps.metrics.cacheLookups.inc({ resource: RESOURCE_OF[req.file], result: 'negative' });
       throw new NotFound(`${req.file} of ${req.lowerId} ${req.lowerVersion} was not found upstream`);
@@ -203,7 +200,7 @@ export class FlatContainerResource {
   }
 
   private async rememberNotFound(req: FlatFileRequest): Promise<never> {
-    await this.deps.docs.remember(this.negativeKey(req.lowerId, req.lowerVersion, req.file), {
+    await this.deps.docs.remember(fileNotFoundKey(req.lowerId, req.lowerVersion, req.file), {
       status: 404,
       body: '',
       etag: null,

@@ -19,6 +19,7 @@ import {
 import { BASE_MARKER } from '../nuget/rewrite.ts';
 import type { RewritePool } from '../rewrite-pool.ts';
 import type { DocumentCache } from './documents.ts';
+import { registrationKey as keyOf } from './keys.ts';
 import type { LocalPackages } from './local-packages.ts';
 import type { Layout, ServiceIndexResource } from './service-index.ts';
 import type { RequestContext } from './types.ts';
@@ -34,10 +35,6 @@ export interface RegistrationDeps {
 export const KNOWN_HIVES = ['semver2', 'gz-semver1', 'semver1'] as const;
 
 const PAGE_FILL_CONCURRENCY = 4;
-
-function keyOf(hive: string, rel: string): string {
-  return `reg:${hive}:${rel}`;
-}
 
 type Json = Record<string, unknown>;
 

@@ -12,6 +12,7 @@ import { PROXY_PATHS, registrationBasePath } from '../nuget/paths.ts';
 import { BASE_MARKER } from '../nuget/rewrite.ts';
 import type { RewritePool } from '../rewrite-pool.ts';
 import type { DocumentCache } from './documents.ts';
+import { searchKey } from './keys.ts';
 import type { LocalPackages } from './local-packages.ts';
 import type { ServiceIndexResource } from './service-index.ts';
 import type { RequestContext } from './types.ts';
@@ -81,7 +82,7 @@ export class SearchResource {
     const endpoints = kind === 'search' ? layout.search : layout.autocomplete;
     if (endpoints.length === 0) throw new NotFound(`upstream has no ${kind} resource`);
     const resource: Resource = kind;
-    const key = `${kind}:${createHash('sha256').update(querystring).digest('hex')}`;
+    const key = searchKey(kind, createHash('sha256').update(querystring).digest('hex'));
     try {
       const result = await docs.get({
         key,

@@ -14,9 +14,10 @@ import {
 } from '../nuget/service-index.ts';
 import { buildRewriteRules, type PrefixRule } from '../nuget/rewrite.ts';
 import type { DocumentCache } from './documents.ts';
+import { SERVICE_INDEX_KEY } from './keys.ts';
 import type { RequestContext } from './types.ts';
 
-export const SERVICE_INDEX_KEY = 'svc:index';
+export { SERVICE_INDEX_KEY } from './keys.ts';
 
 export interface Layout extends UpstreamLayout {
   readonly rules: readonly PrefixRule[];

@@ -6,14 +6,11 @@ import type { Config } from '../config.ts';
 import { NotFound } from '../errors.ts';
 import type { Reply } from '../http.ts';
 import type { DocumentCache } from './documents.ts';
+import { signaturesKey } from './keys.ts';
 import type { ServiceIndexResource } from './service-index.ts';
 import type { RequestContext } from './types.ts';
 
 const VERSION = /^[0-9]+\.[0-9]+\.[0-9]+$/;
-
-export function signaturesKey(version: string): string {
-  return `sig:${version}`;
-}
 
 export class SignaturesResource {
   constructor(

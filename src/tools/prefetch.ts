@@ -1,0 +1,431 @@
+// `nuget-proxy prefetch`: warms the cache on the connected side. Resolves the requested packages and the
+// transitive closure of their dependencies (every target framework's group, so restore for any framework
+// finds what it needs), fetches each .nupkg and the metadata an offline restore reads, through the same
+// resources `serve` uses. Re-running fetches nothing that is cached and fresh; an interrupted run continues.
+
+import type { Config } from '../config.ts';
+import { bumpGeneration } from '../cache/generation.ts';
+import { NotFound, errorMessage } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { createMetrics } from '../metrics.ts';
+import { parseVersion, toLowerId, toLowerVersion, type NuGetVersion } from '../nuget/identity.ts';
+import { parseRegistrationPath, registrationBasePath, registrationRelativePath } from '../nuget/paths.ts';
+import { BASE_MARKER } from '../nuget/rewrite.ts';
+import { ALL_VERSIONS, findBestMatch, parseRange } from '../nuget/version-range.ts';
+import { createProxy, type Proxy } from '../proxy.ts';
+import { SERVICE_INDEX_KEY, type Layout } from '../resources/service-index.ts';
+import { signaturesKey } from '../resources/keys.ts';
+import type { RequestContext } from '../resources/types.ts';
+import { VULNERABILITY_INDEX_KEY } from '../resources/vulnerability.ts';
+import { registrationKey, versionsKey, vulnerabilityPageKey } from './cache-files.ts';
+import { collectInputs, type CollectedInputs } from './collect.ts';
+import { requestKey, type PackageRequest, type VersionSpec } from './inputs.ts';
+import { Progress, formatBytes, formatDuration } from './progress.ts';
+import { makeSelection, writeSelection, type Selection } from './selection.ts';
+import { ToolError, terminalOf, type ToolDeps } from './tool.ts';
+
+export interface PrefetchedPackage {
+  readonly lowerId: string;
+  readonly lowerVersion: string;
+  /** Downloaded by this run (false: it was already in the cache). */
+  readonly downloaded: boolean;
+  readonly bytes: number;
+}
+
+export interface PrefetchFailure {
+  /** What failed: `id@version`, an input file, `vulnerability`, … */
+  readonly subject: string;
+  readonly reason: string;
+}
+
+/** A dependency upstream itself cannot satisfy: restore fails for it online too, so it is reported, not failed. */
+export interface MissingDependency {
+  readonly lowerId: string;
+  readonly range: string;
+  readonly requiredBy: string;
+  readonly reason: string;
+}
+
+export interface PrefetchResult {
+  readonly inputs: number;
+  readonly requested: number;
+  readonly packages: readonly PrefetchedPackage[];
+  readonly downloaded: number;
+  readonly bytesDownloaded: number;
+  readonly metadataKeys: readonly string[];
+  readonly failures: readonly PrefetchFailure[];
+  readonly missingDependencies: readonly MissingDependency[];
+  readonly warnings: readonly string[];
+  readonly durationMs: number;
+  readonly selection: Selection;
+  /** Where the selection was written (--selection), or null. */
+  readonly selectionPath: string | null;
+}
+
+/** Prefetch waits for upstream instead of settling for a stale copy after `--stale-wait-ms`. */
+const PREFETCH_STALE_WAIT_MS = 10 * 60 * 1000;
+
+/** Runs `fn`s with at most `limit` in flight. */
+class Limiter {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active < this.limit) this.active++;
+    // A finishing run hands its slot straight to the next waiter, so no newcomer can slip in between.
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
+type Origin = { readonly kind: 'input'; readonly source: string } | { readonly kind: 'dependency'; readonly requiredBy: string };
+
+interface Want {
+  readonly lowerId: string;
+  readonly spec: VersionSpec;
+  readonly origin: Origin;
+}
+
+type VersionList =
+  | { readonly ok: true; readonly versions: ReadonlyArray<{ readonly lowerVersion: string; readonly version: NuGetVersion }> }
+  | { readonly ok: false; readonly notFound: boolean; readonly reason: string };
+
+function describeSpec(spec: VersionSpec): string {
+  return spec.kind === 'exact' ? spec.lowerVersion : spec.range === '' ? '(any version)' : spec.range;
+}
+
+/** Separate registration pages an index refers to, as path segments for RegistrationResource.serve. */
+export function separatePageSegments(hive: string, separatePages: string | undefined): string[][] {
+  if (!separatePages) return [];
+  const prefix = BASE_MARKER + registrationBasePath(hive);
+  const out: string[][] = [];
+  const ids: unknown = JSON.parse(separatePages);
+  for (const id of Array.isArray(ids) ? (ids as unknown[]) : []) {
+    if (typeof id !== 'string' || !id.startsWith(prefix)) continue;
+    const segments = id.slice(prefix.length).split('/');
+    const parsed = parseRegistrationPath(segments);
+    if (parsed.ok && parsed.value.kind === 'page') out.push(segments);
+  }
+  return out;
+}
+
+class PrefetchRun {
+  private readonly limiter: Limiter;
+  private readonly rc: RequestContext;
+  private readonly lists = new Map<string, Promise<VersionList>>();
+  private readonly wanted = new Set<string>();
+  private readonly packages = new Map<string, PrefetchedPackage | null>();
+  private readonly tasks = new Set<Promise<void>>();
+  readonly keys = new Set<string>();
+  readonly failures: PrefetchFailure[] = [];
+  readonly missing: MissingDependency[] = [];
+  readonly warnings: string[] = [];
+  private done = 0;
+  private bytes = 0;
+
+  constructor(
+    private readonly proxy: Proxy,
+    private readonly layout: Layout,
+    private readonly progress: Progress,
+    private readonly log: Logger,
+    concurrency: number,
+  ) {
+    this.limiter = new Limiter(concurrency);
+    this.rc = { publicBase: 'http://localhost', https: false, log };
+  }
+
+  get resolved(): PrefetchedPackage[] {
+    return [...this.packages.values()].filter((p): p is PrefetchedPackage => p !== null);
+  }
+
+  private tick(): void {
+    this.progress.update({ done: this.done, total: this.packages.size, bytes: this.bytes, failed: this.failures.length });
+  }
+
+  private fail(subject: string, err: unknown): void {
+    const reason = typeof err === 'string' ? err : errorMessage(err);
+    this.failures.push({ subject, reason });
+    this.progress.note(`failed: ${subject}: ${reason}`);
+    this.tick();
+  }
+
+  private warn(text: string): void {
+    if (!this.warnings.includes(text)) this.warnings.push(text);
+  }
+
+  /** Starts `fn` as a tracked task; its errors become failures of `subject`. */
+  private spawn(subject: string, fn: () => Promise<void>): void {
+    const task: Promise<void> = fn()
+      .catch((err: unknown) => this.fail(subject, err))
+      .finally(() => this.tasks.delete(task));
+    this.tasks.add(task);
+  }
+
+  /** Resolves when every task, including the ones tasks started, has finished. */
+  async idle(): Promise<void> {
+    while (this.tasks.size > 0) await Promise.all([...this.tasks]);
+  }
+
+  want(w: Want): void {
+    const key = `${requestKey(w)}|${w.origin.kind === 'input' ? w.origin.source : ''}`;
+    if (this.wanted.has(key)) return;
+    this.wanted.add(key);
+    const subject = `${w.lowerId}@${describeSpec(w.spec)}${w.origin.kind === 'input' ? ` (${w.origin.source})` : ` (dependency of ${w.origin.requiredBy})`}`;
+    this.spawn(subject, () => this.resolve(w));
+  }
+
+  private versionList(lowerId: string): Promise<VersionList> {
+    let p = this.lists.get(lowerId);
+    if (!p) {
+      p = this.fetchVersionList(lowerId);
+      this.lists.set(lowerId, p);
+    }
+    return p;
+  }
+
+  private async fetchVersionList(lowerId: string): Promise<VersionList> {
+    try {
+      const reply = await this.limiter.run(() => this.proxy.flat.versions(lowerId, this.rc));
+      for (const w of reply.warnings ?? []) this.warn(w);
+      if (reply.body.kind !== 'json') throw new Error('unexpected reply for a version list');
+      const doc = JSON.parse(reply.body.stored) as { versions?: unknown };
+      const versions: Array<{ lowerVersion: string; version: NuGetVersion }> = [];
+      for (const v of Array.isArray(doc.versions) ? doc.versions : []) {
+        const parsed = typeof v === 'string' ? parseVersion(v) : null;
+        if (parsed) versions.push({ lowerVersion: toLowerVersion(parsed), version: parsed });
+      }
+      // Served from the packages on disk (upstream unavailable) leaves nothing stored to select.
+      if ((await this.proxy.docs.peek(versionsKey(lowerId)))?.status === 200) this.keys.add(versionsKey(lowerId));
+      this.spawn(`registration of ${lowerId}`, () => this.registrations(lowerId));
+      return { ok: true, versions };
+    } catch (err) {
+      return { ok: false, notFound: err instanceof NotFound, reason: errorMessage(err) };
+    }
+  }
+
+  private async resolve(w: Want): Promise<void> {
+    const list = await this.versionList(w.lowerId);
+    let lowerVersion: string | null = null;
+    let problem: string | null = null;
+    if (!list.ok) {
+      if (!list.notFound) throw new Error(list.reason);
+      problem = list.reason;
+    } else if (w.spec.kind === 'exact') {
+      lowerVersion = w.spec.lowerVersion;
+      if (!list.versions.some((v) => v.lowerVersion === lowerVersion)) {
+        problem = `version ${lowerVersion} of '${w.lowerId}' is not on upstream (it has ${list.versions.length} other versions)`;
+        lowerVersion = null;
+      }
+    } else {
+      const range = w.spec.range === '' ? ALL_VERSIONS : parseRange(w.spec.range);
+      const best = range ? findBestMatch(range, list.versions.map((v) => v.version)) : null;
+      if (best) lowerVersion = toLowerVersion(best);
+      else problem = `no version of '${w.lowerId}' on upstream matches ${describeSpec(w.spec)}`;
+    }
+    if (lowerVersion === null) {
+      const reason = problem ?? 'not resolvable';
+      if (w.origin.kind === 'input') throw new Error(reason);
+      this.missing.push({ lowerId: w.lowerId, range: describeSpec(w.spec), requiredBy: w.origin.requiredBy, reason });
+      this.log.info({ lowerId: w.lowerId, requiredBy: w.origin.requiredBy, reason }, 'dependency not on upstream');
+      return;
+    }
+    await this.fetchPackage(w.lowerId, lowerVersion);
+  }
+
+  private async fetchPackage(lowerId: string, lowerVersion: string): Promise<void> {
+    const key = `${lowerId}/${lowerVersion}`;
+    if (this.packages.has(key)) return;
+    this.packages.set(key, null);
+    this.tick();
+    const reply = await this.limiter.run(() => this.proxy.flat.file({ lowerId, lowerVersion, file: 'nupkg' }));
+    const downloaded = reply.cache === 'miss' || reply.cache === 'coalesced';
+    const size = reply.body.kind === 'file' ? reply.body.size : 0;
+    const nuspec = await this.proxy.local.nuspec(lowerId, lowerVersion);
+    if (!nuspec) throw new Error(`the cached package ${lowerId} ${lowerVersion} has no readable .nuspec`);
+    this.packages.set(key, { lowerId, lowerVersion, downloaded, bytes: size });
+    if (downloaded) this.bytes += size;
+    this.done++;
+    this.tick();
+    const requiredBy = `${lowerId} ${lowerVersion}`;
+    // Every framework's group: the union is what restore may need for any target framework.
+    for (const group of nuspec.dependencyGroups) {
+      for (const dep of group.dependencies) {
+        const depId = toLowerId(dep.id);
+        if (!depId) {
+          this.warn(`${requiredBy} declares a dependency with an invalid id '${dep.id}'; skipped`);
+          continue;
+        }
+        if (dep.range !== '' && !parseRange(dep.range)) {
+          this.warn(`${requiredBy} declares an invalid range '${dep.range}' for ${dep.id}; using any version`);
+        }
+        const range = dep.range !== '' && parseRange(dep.range) ? dep.range : '';
+        this.want({ lowerId: depId, spec: { kind: 'range', range }, origin: { kind: 'dependency', requiredBy } });
+      }
+    }
+  }
+
+  /** The registration index of `lowerId` in every hive upstream lists, with its separate pages. */
+  private async registrations(lowerId: string): Promise<void> {
+    for (const hive of this.layout.hives.keys()) {
+      const indexSegments = [lowerId, 'index.json'];
+      try {
+        const reply = await this.limiter.run(() => this.proxy.registration.serve(hive, indexSegments, this.rc));
+        for (const w of reply.warnings ?? []) this.warn(w);
+      } catch (err) {
+        // SemVer 1 hives omit packages that only have SemVer 2 versions: a 404 there is expected.
+        if (err instanceof NotFound) continue;
+        this.fail(`registration ${hive}/${lowerId}`, err);
+        continue;
+      }
+      const indexKey = registrationKey(hive, `${lowerId}/index.json`);
+      const entry = await this.proxy.docs.peek(indexKey);
+      if (entry?.status !== 200) continue;
+      this.keys.add(indexKey);
+      for (const segments of separatePageSegments(hive, entry.extra?.['separatePages'])) {
+        const parsed = parseRegistrationPath(segments);
+        if (!parsed.ok) continue;
+        try {
+          const page = await this.limiter.run(() => this.proxy.registration.serve(hive, segments, this.rc));
+          for (const w of page.warnings ?? []) this.warn(w);
+          const pageKey = registrationKey(hive, registrationRelativePath(parsed.value));
+          if ((await this.proxy.docs.peek(pageKey))?.status === 200) this.keys.add(pageKey);
+        } catch (err) {
+          this.fail(`registration page ${hive}/${segments.join('/')}`, err);
+        }
+      }
+    }
+  }
+
+  /** The vulnerability index and every page (NuGetAudit offline). */
+  async vulnerabilities(): Promise<void> {
+    if (!this.layout.vulnerability) {
+      this.warn('upstream has no vulnerability data (VulnerabilityInfo); audit offline will have none');
+      return;
+    }
+    const reply = await this.proxy.vulnerability.serveIndex();
+    for (const w of reply.warnings ?? []) this.warn(w);
+    const entry = await this.proxy.docs.peek(VULNERABILITY_INDEX_KEY);
+    if (entry?.status !== 200) throw new Error('vulnerability index was not stored');
+    this.keys.add(VULNERABILITY_INDEX_KEY);
+    const pages: unknown = JSON.parse(entry.body);
+    for (const item of Array.isArray(pages) ? (pages as unknown[]) : []) {
+      const o = item as Record<string, unknown> | null;
+      const name = o?.['@name'];
+      const token = typeof o?.['@id'] === 'string' ? /\/([0-9a-f]{16})\.json$/.exec(o['@id'])?.[1] : undefined;
+      if (typeof name !== 'string' || !token) continue;
+      try {
+        const page = await this.limiter.run(() => this.proxy.vulnerability.servePage(name, token));
+        for (const w of page.warnings ?? []) this.warn(w);
+        if ((await this.proxy.docs.peek(vulnerabilityPageKey(token)))?.status === 200) this.keys.add(vulnerabilityPageKey(token));
+      } catch (err) {
+        this.fail(`vulnerability page ${name}`, err);
+      }
+    }
+  }
+
+  /** Every RepositorySignatures version upstream lists (served to https clients, also offline). */
+  async signatures(): Promise<void> {
+    for (const version of this.layout.signatures.keys()) {
+      try {
+        const reply = await this.limiter.run(() => this.proxy.signatures.serve(version, { ...this.rc, https: true }));
+        for (const w of reply.warnings ?? []) this.warn(w);
+        if ((await this.proxy.docs.peek(signaturesKey(version)))?.status === 200) this.keys.add(signaturesKey(version));
+      } catch (err) {
+        this.fail(`repository signatures ${version}`, err);
+      }
+    }
+  }
+
+  start(requests: readonly PackageRequest[]): void {
+    this.spawn('vulnerability data', () => this.vulnerabilities());
+    this.spawn('repository signatures', () => this.signatures());
+    for (const r of requests) this.want({ lowerId: r.lowerId, spec: r.spec, origin: { kind: 'input', source: r.source } });
+  }
+}
+
+/** Prefetches what already-collected inputs ask for (see prefetch() for files and directories). */
+export async function prefetchRequests(config: Config, collected: CollectedInputs, deps: ToolDeps): Promise<PrefetchResult> {
+  const started = performance.now();
+  if (config.offline) throw new ToolError('prefetch needs the upstream feed; remove --offline', 2);
+  const { log } = deps;
+  const progress = new Progress({ terminal: terminalOf(deps), label: 'prefetch', unit: 'packages' });
+  const failures: PrefetchFailure[] = collected.problems.map((p) => ({ subject: 'input', reason: p }));
+  for (const f of failures) progress.note(`failed: ${f.reason}`);
+  progress.note(`${collected.requests.length} packages requested by ${collected.files.length} input files; concurrency ${config.concurrency}`);
+
+  const proxy = await createProxy({ ...config, staleWaitMs: PREFETCH_STALE_WAIT_MS }, log, deps.metrics ?? createMetrics({ defaultMetrics: false }));
+  let run: PrefetchRun | null = null;
+  try {
+    const layout = await proxy.serviceIndex.requireLayout().catch((err: unknown) => {
+      failures.push({ subject: `upstream ${config.upstream}`, reason: `cannot read the service index: ${errorMessage(err)}` });
+      progress.note(`failed: cannot read the upstream service index: ${errorMessage(err)}`);
+      return null;
+    });
+    if (layout && !layout.flat) failures.push({ subject: `upstream ${config.upstream}`, reason: 'the service index has no PackageBaseAddress resource' });
+    if (layout?.flat) {
+      run = new PrefetchRun(proxy, layout, progress, log, config.concurrency);
+      run.keys.add(SERVICE_INDEX_KEY);
+      run.start(collected.requests);
+      await run.idle();
+    }
+  } finally {
+    await proxy.close();
+    await bumpGeneration(config.cacheDir);
+    progress.finish();
+  }
+
+  const packages = run?.resolved ?? [];
+  const selection = makeSelection(packages, run?.keys ?? []);
+  if (config.selection) await writeSelection(config.selection, selection);
+  const downloaded = packages.filter((p) => p.downloaded);
+  return {
+    inputs: collected.files.length,
+    requested: collected.requests.length,
+    packages: [...packages].sort((a, b) => (`${a.lowerId}/${a.lowerVersion}` < `${b.lowerId}/${b.lowerVersion}` ? -1 : 1)),
+    downloaded: downloaded.length,
+    bytesDownloaded: downloaded.reduce((n, p) => n + p.bytes, 0),
+    metadataKeys: selection.metadataKeys,
+    failures: [...failures, ...(run?.failures ?? [])],
+    missingDependencies: run?.missing ?? [],
+    warnings: run?.warnings ?? [],
+    durationMs: performance.now() - started,
+    selection,
+    selectionPath: config.selection,
+  };
+}
+
+/** `nuget-proxy prefetch <input>...` as a function: files and directories in, the cache filled. */
+export async function prefetch(config: Config, inputs: readonly string[], deps: ToolDeps): Promise<PrefetchResult> {
+  return prefetchRequests(config, await collectInputs(inputs), deps);
+}
+
+/** The summary printed at the end (stdout). */
+export function formatPrefetchSummary(r: PrefetchResult): string {
+  const seconds = r.durationMs / 1000;
+  const cached = r.packages.length - r.downloaded;
+  const lines = [
+    'prefetch summary',
+    `  requested:   ${r.requested} packages from ${r.inputs} input files`,
+    `  resolved:    ${r.packages.length} packages (${r.downloaded} downloaded, ${cached} already cached)`,
+    `  downloaded:  ${formatBytes(r.bytesDownloaded)} in ${formatDuration(r.durationMs)}` +
+      (seconds > 0 ? ` (${(r.packages.length / seconds).toFixed(1)} packages/s, ${formatBytes(r.bytesDownloaded / seconds)}/s)` : ''),
+    `  metadata:    ${r.metadataKeys.length} documents`,
+  ];
+  if (r.missingDependencies.length > 0) {
+    lines.push(`  not on upstream: ${r.missingDependencies.length} dependencies (restore needs them only for the frameworks that use them)`);
+    for (const m of r.missingDependencies) lines.push(`    ${m.lowerId} (range ${m.range}), required by ${m.requiredBy}`);
+  }
+  for (const w of r.warnings) lines.push(`  warning: ${w}`);
+  lines.push(`  failures:    ${r.failures.length}`);
+  for (const f of r.failures) lines.push(`    ${f.subject}: ${f.reason}`);
+  if (r.selectionPath) lines.push(`  selection:   ${r.selectionPath}`);
+  return lines.join('\n');
+}
