@@ -64,13 +64,6 @@ export class UpstreamInvalid extends ProxyError {
   }
 }
 
-/** The proxy runs with --offline and does not hold what was asked for. */
-export class OfflineMiss extends ProxyError {
-  constructor(message: string) {
-    super(503, 'OFFLINE_MISS', message, { expose: true });
-  }
-}
-
 export function isProxyError(err: unknown): err is ProxyError {
   return err instanceof ProxyError;
 }

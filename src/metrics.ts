@@ -50,9 +50,6 @@ export interface Metrics {
   readonly rewriteDuration: Histogram<'mode'>;
 }
 
-/** The label `resource` for the bytes-served split: from the proxy's disk or memory vs freshly fetched. */
-export type ByteSource = 'cache' | 'upstream';
-
 export const METRIC_PREFIX = 'nuget_proxy_';
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {

@@ -64,7 +64,8 @@ export function deserializeEntry<Value>(text: string): DeserializedData<Value> |
     const head = JSON.parse(text.slice(0, nl)) as { expires?: number; value?: Record<string, unknown> };
     if (!head.value) return undefined;
     if (typeof head.value['body'] === 'string') return head as DeserializedData<Value>;
-    return { expires: head.expires, value: { ...head.value, body: text.slice(nl + 1) } as Value };
+    const value = { ...head.value, body: text.slice(nl + 1) } as Value;
+    return head.expires === undefined ? { value } : { expires: head.expires, value };
   } catch {
     return undefined;
   }

@@ -152,7 +152,7 @@ test('air-gapped side: import, then dotnet restore --locked-mode through the off
     assert.equal(hash, await sha512File(file), `${key} differs from upstream`);
   }
   assert.match(r.stdout, /NU1903: Package 'Contoso\.Vulnerable' 1\.0\.0/, 'audit works from the bundled vulnerability data');
-  t.diagnostic(`prefetch: ${figures['prefetch']}; bundle ${figures['bundle']}; import: ${figures['import']}`);
+  t.diagnostic(`prefetch: ${figures['prefetch']}; bundle ${figures['bundle']}; import: ${figures['import']}; offline locked-mode restore ${Math.round(r.durationMs)} ms`);
 });
 
 test('air-gapped side: a floating version resolves to a version the proxy holds', async () => {
