@@ -18,6 +18,9 @@ import { ProxyError, UpstreamInvalid, UpstreamUnavailable, errorMessage } from '
 import type { Logger } from './logger.ts';
 import type { Metrics, Resource, UpstreamOutcome } from './metrics.ts';
 
+/** Largest metadata document the proxy buffers (nuget.org's biggest, the vulnerability base page, is a few MB). */
+const MAX_DOCUMENT_BYTES = 128 * 1024 * 1024;
+
 export const USER_AGENT = 'nuget-proxy/0.1.0 (+https://github.com/nuget-proxy/nuget-proxy)';
 
 /** Codes of errors raised before upstream answered: the host is unreachable (breaker failures). */
@@ -293,11 +296,23 @@ export class UpstreamClient {
     return this.withRetries(url, options.resource, async () => {
       let answered = false;
       try {
-        const res = await this.got(url, {
+        const request = this.got(url, {
           headers: this.headersFor(url, { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br', ...conditional }),
           agent: this.agentsFor(url),
           responseType: 'buffer',
           hooks: { afterResponse: [(r) => ((answered = true), r)] },
+        });
+        // Metadata is buffered: refuse a document that would not fit a sane memory budget.
+        let tooLarge = false;
+        request.on('downloadProgress', (p: { transferred: number }) => {
+          if (p.transferred > MAX_DOCUMENT_BYTES && !tooLarge) {
+            tooLarge = true;
+            request.cancel();
+          }
+        });
+        const res = await request.catch((err: unknown) => {
+          if (tooLarge) throw new UpstreamInvalid(`upstream ${options.resource} document is larger than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB`);
+          throw err;
         });
         answered = true;
         const status = res.statusCode;
