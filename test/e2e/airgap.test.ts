@@ -10,11 +10,9 @@ import { createHash } from 'node:crypto';
 import { cp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
-import { dotnet, freshClientState, makeProject, restoredPackageHashes, run, sha512File } from '../helpers/clients.ts';
+import { dotnet, freshClientState, makeProject, restoredPackageHashes, runCli, sha512File } from '../helpers/clients.ts';
 import { startStandardFakeUpstream, standardPackagePaths, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { makeTempDir, startProxy, type TestProxy } from '../helpers/proxy.ts';
-
-const ROOT = new URL('../..', import.meta.url).pathname;
 
 let upstream: FakeUpstream;
 let connected: TestProxy;
@@ -35,9 +33,7 @@ const PROJECT = {
   properties: { RestorePackagesWithLockFile: 'true' },
 };
 
-function cli(args: string[]) {
-  return run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '' }, timeoutMs: 300_000 });
-}
+const cli = (args: string[]) => runCli(args);
 
 before(async () => {
   upstream = await startStandardFakeUpstream();

@@ -38,6 +38,13 @@ export function run(cmd: string, args: readonly string[], options: { cwd: string
   });
 }
 
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+/** `nuget-proxy <args>` from the sources (as `npm run dev` runs it), with only `env` and PATH set. */
+export function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 300_000): Promise<RunResult> {
+  return run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', ...env }, timeoutMs });
+}
+
 export interface FeedSource {
   readonly url: string;
   /** https with a self-signed certificate: the source gets disableTLSCertificateValidation. */

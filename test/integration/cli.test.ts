@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { OPTIONS, envName } from '../../src/config.ts';
-import { run } from '../helpers/clients.ts';
+import { runCli } from '../helpers/clients.ts';
 import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { makeTempDir } from '../helpers/proxy.ts';
 
@@ -20,9 +20,7 @@ after(async () => {
   await upstream?.stop();
 });
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  return run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', ...env }, timeoutMs: 30_000 });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, 30_000);
 
 test('--help lists every option of each command with its environment variable', async () => {
   const top = await cli(['--help']);

@@ -5,11 +5,9 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { parseConfig } from '../../src/config.ts';
@@ -22,6 +20,7 @@ import { TarWriter } from '../../src/tools/tar.ts';
 import { ToolError } from '../../src/tools/tool.ts';
 import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { makeTempDir, startProxy } from '../helpers/proxy.ts';
+import { runCli } from '../helpers/clients.ts';
 
 const silent: Logger = createLogger({ level: 'silent', format: 'json' });
 const deps = { log: silent };
@@ -373,44 +372,29 @@ describe('an offline proxy serves what was imported', () => {
   });
 });
 
-function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      env: { ...process.env, NUGET_PROXY_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('the export and import command lines', () => {
   it('export and import exit 0 with a summary; a damaged bundle exits 1 with the reason; no bundle exits 2', async () => {
     const dir = await tempDir('cli');
     const bundle = join(dir, 'b.tar');
-    const exported = await runCli(['export', '--cache-dir', source, '--output', bundle, '--selection', join(work, 'a.selection.json')]);
+    const exported = await runCli(['export', '--cache-dir', source, '--output', bundle, '--selection', join(work, 'a.selection.json')], { NUGET_PROXY_LOG_LEVEL: 'warn' });
     assert.equal(exported.code, 0, exported.stderr);
     assert.match(exported.stdout, /^export summary$/m);
     assert.match(exported.stdout, /contents: {4}10 packages/);
     assert.match(exported.stderr, /^export: \d+ files/m);
 
-    const imported = await runCli(['import', '--cache-dir', join(dir, 'cache'), bundle]);
+    const imported = await runCli(['import', '--cache-dir', join(dir, 'cache'), bundle], { NUGET_PROXY_LOG_LEVEL: 'warn' });
     assert.equal(imported.code, 0, imported.stderr);
     assert.match(imported.stdout, /packages: {4}10 added/);
 
     const data = await readFile(bundle);
     await writeFile(bundle, data.subarray(0, data.length - 2000));
-    const refusedRun = await runCli(['import', '--cache-dir', join(dir, 'cache2'), bundle]);
+    const refusedRun = await runCli(['import', '--cache-dir', join(dir, 'cache2'), bundle], { NUGET_PROXY_LOG_LEVEL: 'warn' });
     assert.equal(refusedRun.code, 1);
     assert.match(refusedRun.stderr, /^nuget-proxy import: bundle refused: .*truncated.*; the cache was not changed$/m);
     assert.equal(refusedRun.stdout, '');
 
-    const usage = await runCli(['import', '--cache-dir', join(dir, 'cache2')]);
+    const usage = await runCli(['import', '--cache-dir', join(dir, 'cache2')], { NUGET_PROXY_LOG_LEVEL: 'warn' });
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /exactly one bundle file/);
   });

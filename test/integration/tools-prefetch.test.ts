@@ -3,12 +3,10 @@
 // after a failure, the concurrency limit, failure reporting, and the real CLI's exit codes and output.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { MetadataStore } from '../../src/cache/metadata-store.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
@@ -20,8 +18,8 @@ import { Terminal } from '../../src/tools/progress.ts';
 import { readSelection } from '../../src/tools/selection.ts';
 import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { makeTempDir } from '../helpers/proxy.ts';
+import { runCli } from '../helpers/clients.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let upstream: FakeUpstream;
 const dirs: string[] = [];
 const silent: Logger = createLogger({ level: 'silent', format: 'json' });
@@ -240,21 +238,6 @@ describe('prefetch failures', () => {
   });
 });
 
-function runCli(args: readonly string[], extraEnv: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('the prefetch command line', () => {
   it('prints plain progress lines on stderr and the summary on stdout when not on a terminal; exit codes 0, 1, 2', async () => {
