@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { startProxy, type TestProxy } from '../helpers/proxy.ts';
-import { startRedis, type TestRedis } from '../helpers/redis.ts';
+import { freePort, startRedis, type TestRedis } from '../helpers/redis.ts';
 
 let upstream: FakeUpstream;
 let redis: TestRedis;
@@ -74,4 +74,19 @@ test('Redis killed mid-test: requests still succeed on local metadata, readiness
   assert.equal(body.status, 'degraded');
   const metrics = await (await fetch(`${a.url}/metrics`)).text();
   assert.match(metrics, /^nuget_proxy_redis_up 0$/m);
+});
+
+test('Redis unreachable from the start: the proxy starts, serves, and reports redis down', async () => {
+  const nobody = await freePort();
+  const c = await startProxy({ NUGET_PROXY_UPSTREAM: upstream.serviceIndexUrl, NUGET_PROXY_REDIS_URL: `redis://127.0.0.1:${nobody}` });
+  try {
+    const t = performance.now();
+    const r = await get(c, '/v3/flatcontainer/contoso.mixedcase.lib/index.json');
+    assert.equal(r.status, 200);
+    assert.ok(performance.now() - t < 3000, `took ${Math.round(performance.now() - t)} ms`);
+    const body = (await (await fetch(`${c.url}/readyz`)).json()) as { redis: string };
+    assert.equal(body.redis, 'down');
+  } finally {
+    await c.dispose();
+  }
 });
