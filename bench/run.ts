@@ -4,6 +4,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<string> }>> = {
   'rewrite-latency': () => import('./rewrite-latency.ts'),
   bundle: () => import('./bundle.ts'),
   'blob-memory': () => import('./blob-memory.ts'),
+  'vs-nginx': () => import('./vs-nginx.ts'),
 };
 
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(BENCHES);

@@ -21,6 +21,8 @@ export interface RouteDeps {
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+/** Read once: os.hostname() is a system call, and this is on every request's path. */
+const HOSTNAME = hostname().toLowerCase();
 const HOST_SYNTAX = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 const PREFIX_SYNTAX = /^(?:\/[A-Za-z0-9._~-]+)*$/;
 
@@ -50,7 +52,7 @@ export function publicBaseFor(ctx: Context, config: Pick<Config, 'publicUrl' | '
     if (fx && PREFIX_SYNTAX.test(fx)) prefix = fx;
   } else {
     const name = host.replace(/:[0-9]+$/, '').toLowerCase();
-    const trusted = HOST_SYNTAX.test(host) && (LOOPBACK_NAMES.has(name) || name === hostname().toLowerCase() || name === config.host.toLowerCase());
+    const trusted = HOST_SYNTAX.test(host) && (LOOPBACK_NAMES.has(name) || name === HOSTNAME || name === config.host.toLowerCase());
     if (!trusted) {
       const sock = ctx.req.socket;
       const addr = sock.localAddress ?? '127.0.0.1';

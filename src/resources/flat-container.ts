@@ -3,6 +3,7 @@
 // place and only then served; a client hanging up does not cancel the fill. Protocol digest §5.
 
 import type { BlobStore } from '../cache/blob-store.ts';
+import { LruCache } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
 import type { Config } from '../config.ts';
 import { NotFound, ProxyError, UpstreamInvalid, UpstreamUnavailable, errorMessage } from '../errors.ts';
@@ -61,6 +62,8 @@ const CONTENT_TYPES: Record<FlatFile, string> = {
 
 export class FlatContainerResource {
   private readonly fills = new SingleFlight<void>();
+  /** ETags of cached packages (their SHA-512), so a cache hit costs one stat, not a second file read. */
+  private readonly etags = new LruCache<string>(4 * 1024 * 1024, (e) => e.length + 96);
 
   constructor(private readonly deps: FlatContainerDeps) {}
 
@@ -146,8 +149,15 @@ export class FlatContainerResource {
     }
     let etag: string | undefined;
     if (file === 'nupkg') {
-      const sha = await this.deps.blobs.read(sha512Path(lowerId, lowerVersion));
-      if (sha) etag = `"${sha.toString('utf8').trim()}"`;
+      const key = `${lowerId}/${lowerVersion}`;
+      etag = this.etags.get(key);
+      if (!etag) {
+        const sha = await this.deps.blobs.read(sha512Path(lowerId, lowerVersion));
+        if (sha) {
+          etag = `"${sha.toString('utf8').trim()}"`;
+          this.etags.set(key, etag);
+        }
+      }
     }
     const blobs = this.deps.blobs;
     return {
