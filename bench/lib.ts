@@ -13,10 +13,16 @@ export interface ProxyProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `nuget-proxy serve` from the sources as a separate process (its own event loop), on 127.0.0.1. */
+/**
+ * The proxy as production runs it: the compiled build (`npm run bench` builds first), without the
+ * TypeScript loader's overhead.
+ */
+export const PROXY_ENTRY = ['dist/src/cli.js'];
+
+/** Starts `nuget-proxy serve` as a separate process (its own event loop), on 127.0.0.1. */
 export async function spawnProxy(env: Record<string, string>): Promise<ProxyProcess> {
   const prof = process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'src/cli.ts', 'serve'], {
+  const child = spawn(process.execPath, [...prof, ...PROXY_ENTRY, 'serve'], {
     cwd: ROOT,
     env: { ...process.env, NUGET_PROXY_HOST: '127.0.0.1', NUGET_PROXY_PORT: '0', NUGET_PROXY_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -23,7 +23,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { ROOT, agent, loadLoop, percentile, table, timedGet } from './lib.ts';
+import { PROXY_ENTRY, ROOT, agent, loadLoop, percentile, table, timedGet } from './lib.ts';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 32);
@@ -262,7 +262,7 @@ interface Server {
 async function spawnQuietProxy(name: string, env: Record<string, string>): Promise<Server & { stop(): Promise<void> }> {
   const [port] = await freePorts(1);
   const child = track(
-    spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
+    spawn(process.execPath, [...PROXY_ENTRY, 'serve'], {
       cwd: ROOT,
       env: { ...process.env, NUGET_PROXY_HOST: '127.0.0.1', NUGET_PROXY_PORT: String(port), NUGET_PROXY_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -101,8 +101,9 @@ export class BlobStore {
     }
   }
 
+  /** Large reads: a package is sent in 512 KiB chunks rather than fs's 64 KiB default (fewer syscalls and hops). */
   createReadStream(rel: string): ReadStream {
-    return createReadStream(this.resolve(rel));
+    return createReadStream(this.resolve(rel), { highWaterMark: 512 * 1024 });
   }
 
   /** Names in a directory under the root; [] when it does not exist. */
