@@ -3,16 +3,15 @@
 // got errors become ours (errors.ts) here and nowhere else.
 
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { rootCertificates } from 'node:tls';
-import { readFileSync } from 'node:fs';
 import got, { RequestError, TimeoutError, type Got, type Agents } from 'got';
 import { HttpsProxyAgent } from 'hpagent';
-import { CircuitBreaker, parseRetryAfterMs, retryDelayMs } from './breaker.ts';
+import { type CircuitBreaker, parseRetryAfterMs, retryDelayMs } from './breaker.ts';
 import type { Config } from './config.ts';
 import { ProxyError, UpstreamInvalid, UpstreamUnavailable, errorMessage } from './errors.ts';
 import type { Logger } from './logger.ts';

@@ -101,6 +101,18 @@ export class BlobStore {
     }
   }
 
+  /** The first `bytes` bytes of a file (content sniffing), without reading the rest. */
+  async readHead(rel: string, bytes: number): Promise<Buffer> {
+    const fh = await open(this.resolve(rel), 'r');
+    try {
+      const buf = Buffer.alloc(bytes);
+      const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** Large reads: a package is sent in 512 KiB chunks rather than fs's 64 KiB default (fewer syscalls and hops). */
   createReadStream(rel: string): ReadStream {
     return createReadStream(this.resolve(rel), { highWaterMark: 512 * 1024 });

@@ -144,8 +144,7 @@ export class FlatContainerResource {
     }
     let contentType = CONTENT_TYPES[file];
     if (file === 'icon') {
-      const head = await this.readHead(rel);
-      contentType = sniffImageType(head);
+      contentType = sniffImageType(await this.deps.blobs.readHead(rel, 16));
     }
     let etag: string | undefined;
     if (file === 'nupkg') {
@@ -167,11 +166,6 @@ export class FlatContainerResource {
       immutable: true,
       body: { kind: 'file', open: () => blobs.createReadStream(rel), size: stat.size, contentType, ...(etag ? { etag } : {}) },
     };
-  }
-
-  private async readHead(rel: string): Promise<Buffer> {
-    const data = await this.deps.blobs.read(rel);
-    return data ? data.subarray(0, 16) : Buffer.alloc(0);
   }
 
   /** Makes the file exist on disk, or throws. Returns how it got there. */

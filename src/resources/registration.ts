@@ -38,6 +38,26 @@ const PAGE_FILL_CONCURRENCY = 4;
 
 type Json = Record<string, unknown>;
 
+/** The page a stored (base-independent) page `@id` of `hive` names, or null when it names none. */
+export function pageOfStoredId(hive: string, id: string): Extract<RegistrationPath, { kind: 'page' }> | null {
+  const prefix = BASE_MARKER + registrationBasePath(hive);
+  if (!id.startsWith(prefix)) return null;
+  const parsed = parseRegistrationPath(id.slice(prefix.length).split('/'));
+  return parsed.ok && parsed.value.kind === 'page' ? parsed.value : null;
+}
+
+/** The separate pages an index fill recorded (its `separatePages` extra), as registration paths. */
+export function separatePagesOf(hive: string, separatePages: string | undefined): Array<Extract<RegistrationPath, { kind: 'page' }>> {
+  if (!separatePages) return [];
+  const ids: unknown = JSON.parse(separatePages);
+  const out: Array<Extract<RegistrationPath, { kind: 'page' }>> = [];
+  for (const id of Array.isArray(ids) ? (ids as unknown[]) : []) {
+    const page = typeof id === 'string' ? pageOfStoredId(hive, id) : null;
+    if (page) out.push(page);
+  }
+  return out;
+}
+
 function asObject(v: unknown): Json | null {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : null;
 }
@@ -66,15 +86,7 @@ export class RegistrationResource {
 
   /** Fills the separate page documents an index refers to (nuget.org: packages with ≥ 128 versions). */
   private async fillPages(hive: string, separatePages: string | undefined, layout: Layout, base: string): Promise<void> {
-    if (!separatePages) return;
-    const prefix = BASE_MARKER + registrationBasePath(hive);
-    const rels: string[] = [];
-    for (const id of JSON.parse(separatePages) as string[]) {
-      if (!id.startsWith(prefix)) continue;
-      const parsed = parseRegistrationPath(id.slice(prefix.length).split('/'));
-      if (parsed.ok && parsed.value.kind === 'page') rels.push(registrationRelativePath(parsed.value));
-    }
-    const queue = [...rels];
+    const queue = separatePagesOf(hive, separatePages).map(registrationRelativePath);
     const worker = async () => {
       for (let rel = queue.shift(); rel !== undefined; rel = queue.shift()) {
         await this.deps.docs.get(this.spec(hive, rel, layout, base, false)).catch(() => undefined);
@@ -130,10 +142,9 @@ export class RegistrationResource {
         if (!page) continue;
         if (Array.isArray(page['items'])) pages.push(page);
         else if (typeof page['@id'] === 'string') {
-          const prefix = BASE_MARKER + registrationBasePath(h);
-          const parsed = page['@id'].startsWith(prefix) ? parseRegistrationPath(page['@id'].slice(prefix.length).split('/')) : null;
-          if (!parsed?.ok) continue;
-          const doc = await this.deps.docs.peek(keyOf(h, registrationRelativePath(parsed.value)));
+          const separate = pageOfStoredId(h, page['@id']);
+          if (!separate) continue;
+          const doc = await this.deps.docs.peek(keyOf(h, registrationRelativePath(separate)));
           if (doc?.status === 200) pages.push(asObject(JSON.parse(doc.body)));
         }
       }

@@ -9,10 +9,10 @@ import { NotFound, errorMessage } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
 import { parseVersion, toLowerId, toLowerVersion, type NuGetVersion } from '../nuget/identity.ts';
-import { parseRegistrationPath, registrationBasePath, registrationRelativePath } from '../nuget/paths.ts';
-import { BASE_MARKER } from '../nuget/rewrite.ts';
+import { registrationRelativePath } from '../nuget/paths.ts';
 import { ALL_VERSIONS, findBestMatch, parseRange } from '../nuget/version-range.ts';
 import { createProxy, type Proxy } from '../proxy.ts';
+import { separatePagesOf } from '../resources/registration.ts';
 import { SERVICE_INDEX_KEY, type Layout } from '../resources/service-index.ts';
 import { signaturesKey } from '../resources/keys.ts';
 import type { RequestContext } from '../resources/types.ts';
@@ -100,21 +100,6 @@ type VersionList =
 
 function describeSpec(spec: VersionSpec): string {
   return spec.kind === 'exact' ? spec.lowerVersion : spec.range === '' ? '(any version)' : spec.range;
-}
-
-/** Separate registration pages an index refers to, as path segments for RegistrationResource.serve. */
-export function separatePageSegments(hive: string, separatePages: string | undefined): string[][] {
-  if (!separatePages) return [];
-  const prefix = BASE_MARKER + registrationBasePath(hive);
-  const out: string[][] = [];
-  const ids: unknown = JSON.parse(separatePages);
-  for (const id of Array.isArray(ids) ? (ids as unknown[]) : []) {
-    if (typeof id !== 'string' || !id.startsWith(prefix)) continue;
-    const segments = id.slice(prefix.length).split('/');
-    const parsed = parseRegistrationPath(segments);
-    if (parsed.ok && parsed.value.kind === 'page') out.push(segments);
-  }
-  return out;
 }
 
 class PrefetchRun {
@@ -263,10 +248,9 @@ class PrefetchRun {
           this.warn(`${requiredBy} declares a dependency with an invalid id '${dep.id}'; skipped`);
           continue;
         }
-        if (dep.range !== '' && !parseRange(dep.range)) {
-          this.warn(`${requiredBy} declares an invalid range '${dep.range}' for ${dep.id}; using any version`);
-        }
-        const range = dep.range !== '' && parseRange(dep.range) ? dep.range : '';
+        const valid = dep.range === '' || parseRange(dep.range) !== null;
+        if (!valid) this.warn(`${requiredBy} declares an invalid range '${dep.range}' for ${dep.id}; using any version`);
+        const range = valid ? dep.range : '';
         this.want({ lowerId: depId, spec: { kind: 'range', range }, origin: { kind: 'dependency', requiredBy } });
       }
     }
@@ -289,16 +273,16 @@ class PrefetchRun {
       const entry = await this.proxy.docs.peek(indexKey);
       if (entry?.status !== 200) continue;
       this.keys.add(indexKey);
-      for (const segments of separatePageSegments(hive, entry.extra?.['separatePages'])) {
-        const parsed = parseRegistrationPath(segments);
-        if (!parsed.ok) continue;
+      // The index fill already fetched its separate pages; serving each (a cache hit then) records it.
+      for (const page of separatePagesOf(hive, entry.extra?.['separatePages'])) {
+        const rel = registrationRelativePath(page);
         try {
-          const page = await this.limiter.run(() => this.proxy.registration.serve(hive, segments, this.rc));
-          for (const w of page.warnings ?? []) this.warn(w);
-          const pageKey = registrationKey(hive, registrationRelativePath(parsed.value));
+          const reply = await this.limiter.run(() => this.proxy.registration.serve(hive, rel.split('/'), this.rc));
+          for (const w of reply.warnings ?? []) this.warn(w);
+          const pageKey = registrationKey(hive, rel);
           if ((await this.proxy.docs.peek(pageKey))?.status === 200) this.keys.add(pageKey);
         } catch (err) {
-          this.fail(`registration page ${hive}/${segments.join('/')}`, err);
+          this.fail(`registration page ${hive}/${rel}`, err);
         }
       }
     }
