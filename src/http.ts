@@ -15,7 +15,7 @@ const gzipAsync = promisify(gzip);
 export type ReplyBody =
   /** A JSON document in stored (base-independent) form; `renderKey` identifies it for the render memo. */
   | { kind: 'json'; stored: string; renderKey?: string }
-  | { kind: 'file'; open: () => NodeJS.ReadableStream; size: number; contentType: string; etag?: string }
+  | { kind: 'file'; open: () => Promise<NodeJS.ReadableStream>; size: number; contentType: string; etag?: string }
   | { kind: 'bytes'; data: Buffer; contentType: string; etag?: string };
 
 export interface Reply {
@@ -101,7 +101,7 @@ export class ReplyWriter {
           ctx.res.end();
           return;
         }
-        ctx.body = body.open();
+        ctx.body = await body.open();
         ctx.length = body.size;
         this.metrics.servedBytes.inc({ resource: reply.resource, source }, body.size);
         return;

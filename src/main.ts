@@ -2,16 +2,17 @@
 // the SIGTERM drain (stop accepting, finish in-flight responses and fills, exit within a bounded time).
 
 import { readFileSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { createApp } from './app.ts';
 import { redactConfig, type Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createProxy, type Proxy } from './proxy.ts';
+import { writeBlob } from './storage/blob-store.ts';
+import { readinessProbeKey } from './storage/layout.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -35,10 +36,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const readiness = async () => {
     if (Date.now() - writableCheck.at > 5000) {
-      const probe = join(proxy.blobs.tmpDir, `.ready-${process.pid}`);
+      const probe = readinessProbeKey(`${hostname()}-${process.pid}`);
       try {
-        await writeFile(probe, 'ok');
-        await rm(probe, { force: true });
+        await writeBlob(proxy.blobs, probe, 'ok', { durable: false });
+        await proxy.blobs.delete(probe);
         writableCheck = { at: Date.now(), ok: true };
       } catch (err) {
         writableCheck = { at: Date.now(), ok: false, error: (err as Error).message };
@@ -55,6 +56,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       body: {
         status: !ready ? 'unready' : redis === 'down' || upstreamDegraded ? 'degraded' : 'ok',
         shuttingDown,
+        storage: proxy.blobs.description,
         cacheDir: writableCheck.ok ? 'writable' : `not writable: ${writableCheck.error ?? ''}`,
         redis,
         offline: config.offline,

@@ -1,20 +1,52 @@
-// Reads entries out of a .nupkg on disk (a zip): the root .nuspec, an embedded icon or readme.
+// Reads entries out of a .nupkg (a zip): the root .nuspec, an embedded icon or readme — from a local file
+// (a spooled download being verified) or from an object in the blob store (ranged reads, any backend).
 // The only importer of yauzl. Reads the central directory, so a truncated or non-zip file is rejected.
 
+import { PassThrough, type Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { parseNuspec, type Nuspec } from './nuget/nuspec.ts';
+import type { BlobStore } from './storage/blob-store.ts';
+
+/** Where a package's bytes are: a local file path, or an object of known size in a blob store. */
+export type ZipSource = string | { readonly blobs: BlobStore; readonly key: string; readonly size: number };
+
+/** Serves yauzl's range reads from the blob store (a stream per range, opened lazily). */
+class BlobRangeReader extends yauzl.RandomAccessReader {
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly key: string,
+  ) {
+    super();
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    const out = new PassThrough();
+    this.blobs.openRead(this.key, { start, end }).then(
+      (stream) => {
+        if (!stream) out.destroy(new Error(`${this.key} disappeared while being read`));
+        else stream.on('error', (err) => out.destroy(err)).pipe(out);
+      },
+      (err: unknown) => out.destroy(err as Error),
+    );
+    return out;
+  }
+}
 
 /** Entries larger than this are not read into memory (nuget.org caps icons at 1 MB, readmes at 1 MB). */
 const MAX_ENTRY_BYTES = 8 * 1024 * 1024;
 
 export class NupkgError extends Error {}
 
-function openZip(path: string): Promise<yauzl.ZipFile> {
+const ZIP_OPTIONS = { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true } as const;
+
+function openZip(source: ZipSource): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) => {
-    yauzl.open(path, { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true }, (err, zip) => {
+    const done = (err: Error | null, zip?: yauzl.ZipFile) => {
       if (err || !zip) reject(new NupkgError(`not a valid zip: ${err?.message ?? 'unknown error'}`));
       else resolve(zip);
-    });
+    };
+    if (typeof source === 'string') yauzl.open(source, ZIP_OPTIONS, done);
+    else yauzl.fromRandomAccessReader(new BlobRangeReader(source.blobs, source.key), source.size, ZIP_OPTIONS, done);
   });
 }
 
@@ -38,8 +70,8 @@ function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
 }
 
 /** Finds the first entry for which `match` returns true and reads it; null when none matches. */
-async function findAndRead(path: string, match: (name: string) => boolean): Promise<{ name: string; data: Buffer } | null> {
-  const zip = await openZip(path);
+async function findAndRead(source: ZipSource, match: (name: string) => boolean): Promise<{ name: string; data: Buffer } | null> {
+  const zip = await openZip(source);
   try {
     return await new Promise((resolve, reject) => {
       zip.on('error', (e: Error) => reject(new NupkgError(`corrupt zip: ${e.message}`)));
@@ -75,8 +107,8 @@ export interface NupkgManifest {
 }
 
 /** Reads and parses the .nuspec at the root of the package. Throws NupkgError when there is none or it is invalid. */
-export async function readNupkgManifest(path: string): Promise<NupkgManifest> {
-  const found = await findAndRead(path, (n) => !n.includes('/') && n.toLowerCase().endsWith('.nuspec'));
+export async function readNupkgManifest(source: ZipSource): Promise<NupkgManifest> {
+  const found = await findAndRead(source, (n) => !n.includes('/') && n.toLowerCase().endsWith('.nuspec'));
   if (!found) throw new NupkgError('package has no .nuspec at its root');
   try {
     return { nuspec: parseNuspec(found.data.toString('utf8')), nuspecXml: found.data };
@@ -86,9 +118,9 @@ export async function readNupkgManifest(path: string): Promise<NupkgManifest> {
 }
 
 /** Reads a file the nuspec names (icon, readme); null when the package has no such entry. */
-export async function readNupkgFile(path: string, fileInPackage: string): Promise<Buffer | null> {
+export async function readNupkgFile(source: ZipSource, fileInPackage: string): Promise<Buffer | null> {
   const wanted = normalizeEntryName(fileInPackage);
   if (!wanted) return null;
-  const found = await findAndRead(path, (n) => normalizeEntryName(n) === wanted);
+  const found = await findAndRead(source, (n) => normalizeEntryName(n) === wanted);
   return found?.data ?? null;
 }

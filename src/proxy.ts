@@ -2,11 +2,7 @@
 // resource. Shared by `serve` and the offline tools (prefetch, export, import) so they fill one cache the
 // same way.
 
-import { join } from 'node:path';
 import { CircuitBreaker } from './breaker.ts';
-import { BlobStore } from './cache/blob-store.ts';
-import { GenerationWatch } from './cache/generation.ts';
-import { MetadataStore } from './cache/metadata-store.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
@@ -19,6 +15,11 @@ import { SearchResource } from './resources/search.ts';
 import { ServiceIndexResource } from './resources/service-index.ts';
 import { SignaturesResource } from './resources/signatures.ts';
 import { VulnerabilityResource } from './resources/vulnerability.ts';
+import type { BlobStore } from './storage/blob-store.ts';
+import { createBlobStore } from './storage/create.ts';
+import { GenerationWatch } from './storage/generation.ts';
+import { LocalTemp } from './storage/local-temp.ts';
+import { MetadataStore } from './storage/metadata-store.ts';
 import { UpstreamClient } from './upstream.ts';
 
 export interface Proxy {
@@ -26,6 +27,7 @@ export interface Proxy {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly blobs: BlobStore;
+  readonly temp: LocalTemp;
   readonly store: MetadataStore;
   readonly breaker: CircuitBreaker;
   readonly upstream: UpstreamClient | null;
@@ -46,10 +48,11 @@ export interface Proxy {
 const BREAKER_STATE_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 
 export async function createProxy(config: Config, log: Logger, metrics: Metrics): Promise<Proxy> {
-  const blobs = new BlobStore(config.cacheDir);
-  await blobs.init();
+  const temp = new LocalTemp(config.cacheDir);
+  await temp.init();
+  const blobs = await createBlobStore(config);
   const memoryBytes = config.memoryCacheMb * 1024 * 1024;
-  const store = new MetadataStore({ dir: join(config.cacheDir, 'metadata'), memoryBytes: Math.floor(memoryBytes / 2), redisUrl: config.redisUrl, metrics, log });
+  const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redisUrl: config.redisUrl, metrics, log });
   const breaker = new CircuitBreaker({
     failureThreshold: config.breakerFailures,
     backoffMs: config.breakerBackoffMs,
@@ -75,7 +78,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   });
   vulnerability = new VulnerabilityResource({ config, docs, index: serviceIndex });
   signatures = new SignaturesResource({ config, docs, index: serviceIndex });
-  const flat = new FlatContainerResource({ config, docs, index: serviceIndex, blobs, local, upstream, metrics, log });
+  const flat = new FlatContainerResource({ config, docs, index: serviceIndex, blobs, temp, local, upstream, metrics, log });
   const registration = new RegistrationResource({ config, docs, index: serviceIndex, local, rewriter });
   const search = new SearchResource({ config, docs, index: serviceIndex, local, rewriter });
 
@@ -88,8 +91,8 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     (err: unknown) => log.warn({ err }, 'could not scan the cache directory'),
   );
 
-  const generation = new GenerationWatch(config.cacheDir, () => {
-    log.info('cache directory changed by another process; dropping in-memory views');
+  const generation = new GenerationWatch(blobs, () => {
+    log.info('cache changed by another process; dropping in-memory views');
     store.clearMemory();
     local.invalidate();
   });
@@ -100,6 +103,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     log,
     metrics,
     blobs,
+    temp,
     store,
     breaker,
     upstream,
@@ -117,6 +121,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
       upstream?.close();
       await rewriter.close();
       await store.close();
+      await blobs.close();
     },
   };
 }

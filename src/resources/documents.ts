@@ -3,7 +3,7 @@
 // when upstream fails, is slow or its breaker is open, the stale copy is served with a warning.
 
 import type { CircuitBreaker } from '../breaker.ts';
-import type { MetaEntry, MetadataStore } from '../cache/metadata-store.ts';
+import type { MetaEntry, MetadataStore } from '../storage/metadata-store.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
 import { ProxyError, UpstreamInvalid, errorMessage } from '../errors.ts';
 import type { Logger } from '../logger.ts';

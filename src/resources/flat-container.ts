@@ -1,8 +1,9 @@
-// PackageBaseAddress (flat container): version lists (metadata, TTL) and package files (immutable, on
-// disk forever). A missing file is filled once (single-flight) into a temp file, verified, renamed into
-// place and only then served; a client hanging up does not cancel the fill. Protocol digest §5.
+// PackageBaseAddress (flat container): version lists (metadata, TTL) and package files (immutable, kept
+// until retention evicts them). A missing file is filled once (single-flight) into a local spool file,
+// verified, committed to the blob store and only then served; a client hanging up does not cancel the
+// fill. Protocol digest §5.
 
-import type { BlobStore } from '../cache/blob-store.ts';
+import { createReadStream } from 'node:fs';
 import { LruCache } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
 import type { Config } from '../config.ts';
@@ -12,8 +13,11 @@ import type { Logger } from '../logger.ts';
 import type { CacheResult, Metrics, Resource } from '../metrics.ts';
 import { normalizeLowerVersion, toLowerId, toLowerVersion, sortVersionStrings } from '../nuget/identity.ts';
 import { parseNuspec } from '../nuget/nuspec.ts';
-import { blobPath, sha512Path, type FlatFile, type FlatFileRequest } from '../nuget/paths.ts';
-import { NupkgError, readNupkgFile, readNupkgManifest } from '../nupkg.ts';
+import type { FlatFile, FlatFileRequest } from '../nuget/paths.ts';
+import { NupkgError, readNupkgFile, readNupkgManifest, type ZipSource } from '../nupkg.ts';
+import { readBlob, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
+import { packageKey } from '../storage/layout.ts';
+import type { LocalTemp } from '../storage/local-temp.ts';
 import type { UpstreamClient } from '../upstream.ts';
 import type { DocumentCache } from './documents.ts';
 import { fileNotFoundKey, versionsKey } from './keys.ts';
@@ -28,6 +32,7 @@ export interface FlatContainerDeps {
   readonly docs: DocumentCache;
   readonly index: ServiceIndexResource;
   readonly blobs: BlobStore;
+  readonly temp: LocalTemp;
   readonly local: LocalPackages;
   readonly upstream: UpstreamClient | null;
   readonly metrics: Metrics;
@@ -51,6 +56,12 @@ function sniffImageType(data: Buffer): string {
   if (data.subarray(0, 4).equals(Buffer.from([0, 0, 1, 0]))) return 'image/x-icon';
   if (data.subarray(0, 4).toString('latin1') === 'RIFF' && data.subarray(8, 12).toString('latin1') === 'WEBP') return 'image/webp';
   return 'application/octet-stream';
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
 }
 
 const CONTENT_TYPES: Record<FlatFile, string> = {
@@ -132,39 +143,50 @@ export class FlatContainerResource {
   async file(req: FlatFileRequest): Promise<Reply> {
     const { lowerId, lowerVersion, file } = req;
     const resource = RESOURCE_OF[file];
-    const rel = blobPath(lowerId, lowerVersion, file);
+    const key = packageKey(lowerId, lowerVersion, file);
     let cache: CacheResult = 'hit';
-    let stat = await this.deps.blobs.stat(rel);
+    let stat = await this.deps.blobs.stat(key);
     if (!stat) {
       cache = await this.ensure(req);
-      stat = await this.deps.blobs.stat(rel);
+      stat = await this.deps.blobs.stat(key);
       if (!stat) throw new NotFound(`${file} of ${lowerId} ${lowerVersion} is not available`);
     } else {
       this.deps.metrics.cacheLookups.inc({ resource, result: 'hit' });
     }
+    const blobs = this.deps.blobs;
     let contentType = CONTENT_TYPES[file];
     if (file === 'icon') {
-      contentType = sniffImageType(await this.deps.blobs.readHead(rel, 16));
+      const head = await blobs.openRead(key, { start: 0, end: 16 });
+      contentType = sniffImageType(head ? await readAll(head) : Buffer.alloc(0));
     }
     let etag: string | undefined;
     if (file === 'nupkg') {
-      const key = `${lowerId}/${lowerVersion}`;
-      etag = this.etags.get(key);
+      const id = `${lowerId}/${lowerVersion}`;
+      etag = this.etags.get(id);
       if (!etag) {
-        const sha = await this.deps.blobs.read(sha512Path(lowerId, lowerVersion));
+        const sha = await readBlob(blobs, packageKey(lowerId, lowerVersion, 'sha512'), 1024);
         if (sha) {
           etag = `"${sha.toString('utf8').trim()}"`;
-          this.etags.set(key, etag);
+          this.etags.set(id, etag);
         }
       }
     }
-    const blobs = this.deps.blobs;
     return {
       status: 200,
       resource,
       cache,
       immutable: true,
-      body: { kind: 'file', open: () => blobs.createReadStream(rel), size: stat.size, contentType, ...(etag ? { etag } : {}) },
+      body: {
+        kind: 'file',
+        open: async () => {
+          const stream = await blobs.openRead(key);
+          if (!stream) throw new NotFound(`${file} of ${lowerId} ${lowerVersion} is no longer in the cache`);
+          return stream;
+        },
+        size: stat.size,
+        contentType,
+        ...(etag ? { etag } : {}),
+      },
     };
   }
 
@@ -183,7 +205,7 @@ export class FlatContainerResource {
   private async fill(req: FlatFileRequest): Promise<void> {
     const { file } = req;
     // A concurrent fill may have finished between our stat and taking the flight.
-    if (await this.deps.blobs.exists(blobPath(req.lowerId, req.lowerVersion, file))) return;
+    if (await this.deps.blobs.stat(packageKey(req.lowerId, req.lowerVersion, file))) return;
     switch (file) {
       case 'nupkg':
         return this.fillNupkg(req);
@@ -227,15 +249,15 @@ export class FlatContainerResource {
     const upstream = this.upstreamOrOffline(req);
     await this.checkNegative(req);
     const url = `${await this.flatBase()}${encodeURIComponent(lowerId)}/${lowerVersion}/${encodeURIComponent(lowerId)}.${lowerVersion}.nupkg`;
-    const { blobs, metrics, log } = this.deps;
-    const tmp = blobs.tempPath(`${lowerId}.${lowerVersion}.nupkg`);
+    const { blobs, metrics, log, temp } = this.deps;
+    const spool = temp.path(`${lowerId}.${lowerVersion}.nupkg`);
     try {
-      const result = await upstream.download(url, tmp, { resource: 'nupkg', maxBytes: this.deps.config.maxPackageMb * 1024 * 1024 });
+      const result = await upstream.download(url, spool, { resource: 'nupkg', maxBytes: this.deps.config.maxPackageMb * 1024 * 1024 });
       if (result.kind === 'not_found') return await this.rememberNotFound(req);
       // Verify before anything becomes visible: a zip whose nuspec names this very package.
       let manifest;
       try {
-        manifest = await readNupkgManifest(tmp);
+        manifest = await readNupkgManifest(spool);
       } catch (err) {
         throw new UpstreamInvalid(`upstream sent a corrupt package for ${lowerId} ${lowerVersion}: ${errorMessage(err)}`, { cause: err });
       }
@@ -244,9 +266,10 @@ export class FlatContainerResource {
       if (gotId !== lowerId || gotVersion !== lowerVersion) {
         throw new UpstreamInvalid(`upstream package for ${lowerId} ${lowerVersion} contains ${manifest.nuspec.id} ${manifest.nuspec.fullVersion}`);
       }
-      await blobs.write(sha512Path(lowerId, lowerVersion), result.sha512);
-      if (!(await blobs.exists(blobPath(lowerId, lowerVersion, 'nuspec')))) await blobs.write(blobPath(lowerId, lowerVersion, 'nuspec'), manifest.nuspecXml);
-      await blobs.commit(tmp, blobPath(lowerId, lowerVersion, 'nupkg'));
+      // The .nupkg last: once it is visible, its .sha512 and .nuspec are there too.
+      await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'sha512'), result.sha512);
+      await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'nuspec'), manifest.nuspecXml, { ifAbsent: true });
+      await writeBlobFrom(blobs, packageKey(lowerId, lowerVersion, 'nupkg'), createReadStream(spool, { highWaterMark: 1024 * 1024 }));
       this.deps.local.noteFilled(lowerId, lowerVersion);
       metrics.blobFills.inc({ resource: 'nupkg', result: 'ok' });
       metrics.blobsOnDisk.inc();
@@ -259,17 +282,24 @@ export class FlatContainerResource {
       }
       throw err;
     } finally {
-      await blobs.removeTemp(tmp);
+      await temp.remove(spool);
     }
+  }
+
+  /** The cached .nupkg as a zip source, or null when the cache does not hold it. */
+  private async cachedNupkg(lowerId: string, lowerVersion: string): Promise<ZipSource | null> {
+    const key = packageKey(lowerId, lowerVersion, 'nupkg');
+    const stat = await this.deps.blobs.stat(key);
+    return stat ? { blobs: this.deps.blobs, key, size: stat.size } : null;
   }
 
   private async fillNuspec(req: FlatFileRequest): Promise<void> {
     const { lowerId, lowerVersion } = req;
     const { blobs, metrics } = this.deps;
-    const nupkg = blobPath(lowerId, lowerVersion, 'nupkg');
-    if (await blobs.exists(nupkg)) {
-      const m = await readNupkgManifest(blobs.resolve(nupkg));
-      await blobs.write(blobPath(lowerId, lowerVersion, 'nuspec'), m.nuspecXml);
+    const nupkg = await this.cachedNupkg(lowerId, lowerVersion);
+    if (nupkg) {
+      const m = await readNupkgManifest(nupkg);
+      await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'nuspec'), m.nuspecXml, { ifAbsent: true });
       return;
     }
     const upstream = this.upstreamOrOffline(req);
@@ -284,22 +314,22 @@ export class FlatContainerResource {
       metrics.blobFills.inc({ resource: 'nuspec', result: 'invalid' });
       throw new UpstreamInvalid(`upstream nuspec for ${lowerId} ${lowerVersion} is invalid: ${errorMessage(err)}`);
     }
-    await blobs.write(blobPath(lowerId, lowerVersion, 'nuspec'), result.body);
+    await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'nuspec'), result.body, { ifAbsent: true });
     metrics.blobFills.inc({ resource: 'nuspec', result: 'ok' });
   }
 
   /** Icon or readme: out of the cached .nupkg when it embeds one, else from upstream (nuget.org copies external icons). */
   private async fillEmbedded(req: FlatFileRequest): Promise<void> {
     const { lowerId, lowerVersion, file } = req;
-    const { blobs, metrics } = this.deps;
-    const nupkg = blobPath(lowerId, lowerVersion, 'nupkg');
-    if (await blobs.exists(nupkg)) {
+    const { blobs, metrics, temp } = this.deps;
+    const nupkg = await this.cachedNupkg(lowerId, lowerVersion);
+    if (nupkg) {
       try {
-        const m = await readNupkgManifest(blobs.resolve(nupkg));
+        const m = await readNupkgManifest(nupkg);
         const inPackage = file === 'icon' ? m.nuspec.iconFile : m.nuspec.readmeFile;
-        const data = inPackage ? await readNupkgFile(blobs.resolve(nupkg), inPackage) : null;
+        const data = inPackage ? await readNupkgFile(nupkg, inPackage) : null;
         if (data) {
-          await blobs.write(blobPath(lowerId, lowerVersion, file), data);
+          await writeBlob(blobs, packageKey(lowerId, lowerVersion, file), data, { ifAbsent: true });
           metrics.blobFills.inc({ resource: RESOURCE_OF[file], result: 'ok' });
           return;
         }
@@ -310,17 +340,17 @@ export class FlatContainerResource {
     const upstream = this.upstreamOrOffline(req);
     await this.checkNegative(req);
     const url = `${await this.flatBase()}${encodeURIComponent(lowerId)}/${lowerVersion}/${file}`;
-    const tmp = blobs.tempPath(`${lowerId}.${lowerVersion}.${file}`);
+    const spool = temp.path(`${lowerId}.${lowerVersion}.${file}`);
     try {
-      const result = await upstream.download(url, tmp, { resource: RESOURCE_OF[file], maxBytes: 16 * 1024 * 1024 });
+      const result = await upstream.download(url, spool, { resource: RESOURCE_OF[file], maxBytes: 16 * 1024 * 1024 });
       if (result.kind === 'not_found') return await this.rememberNotFound(req);
-      await blobs.commit(tmp, blobPath(lowerId, lowerVersion, file));
+      await writeBlobFrom(blobs, packageKey(lowerId, lowerVersion, file), createReadStream(spool), { ifAbsent: true });
       metrics.blobFills.inc({ resource: RESOURCE_OF[file], result: 'ok' });
     } catch (err) {
       if (!(err instanceof ProxyError)) metrics.blobFills.inc({ resource: RESOURCE_OF[file], result: 'error' });
       throw err;
     } finally {
-      await blobs.removeTemp(tmp);
+      await temp.remove(spool);
     }
   }
 

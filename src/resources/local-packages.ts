@@ -1,13 +1,13 @@
-// What the disk cache holds: the versions of a package whose .nupkg the proxy can serve, their parsed
+// What the blob store holds: the versions of a package whose .nupkg the proxy can serve, their parsed
 // nuspecs, and a search index over them (offline search, and the fallback when upstream search fails).
 
-import type { BlobStore } from '../cache/blob-store.ts';
 import { LruCache } from '../cache/lru.ts';
 import type { Logger } from '../logger.ts';
 import { compareVersions, parseVersion, type NuGetVersion } from '../nuget/identity.ts';
 import { parseNuspec, type Nuspec } from '../nuget/nuspec.ts';
-import { blobPath } from '../nuget/paths.ts';
 import { readNupkgManifest } from '../nupkg.ts';
+import { readBlob, type BlobStore } from '../storage/blob-store.ts';
+import { PACKAGES_PREFIX, packageDirPrefix, packageKey } from '../storage/layout.ts';
 
 export interface HeldVersion {
   readonly lowerVersion: string;
@@ -27,10 +27,10 @@ export class LocalPackages {
 
   private async scanId(lowerId: string): Promise<HeldVersion[]> {
     const held: HeldVersion[] = [];
-    for (const lowerVersion of await this.blobs.list(`packages/${lowerId}`)) {
+    for await (const lowerVersion of this.blobs.listChildren(packageDirPrefix(lowerId))) {
       const version = parseVersion(lowerVersion);
       if (!version) continue;
-      if (await this.blobs.exists(blobPath(lowerId, lowerVersion, 'nupkg'))) held.push({ lowerVersion, version });
+      if (await this.blobs.stat(packageKey(lowerId, lowerVersion, 'nupkg'))) held.push({ lowerVersion, version });
     }
     return held.sort((a, b) => compareVersions(a.version, b.version));
   }
@@ -47,7 +47,7 @@ export class LocalPackages {
   /** Every package id with at least one held version. */
   async allIds(): Promise<string[]> {
     if (!this.allIdsScanned) {
-      for (const lowerId of await this.blobs.list('packages')) {
+      for await (const lowerId of this.blobs.listChildren(PACKAGES_PREFIX)) {
         if (!this.versions.has(lowerId)) {
           const held = await this.scanId(lowerId);
           if (held.length > 0) this.versions.set(lowerId, held);
@@ -72,7 +72,17 @@ export class LocalPackages {
     list.sort((a, b) => compareVersions(a.version, b.version));
   }
 
-  /** Forgets what it knows (after an import changed the disk underneath). */
+  /** A package version left the cache (retention, purge). */
+  noteRemoved(lowerId: string, lowerVersion: string): void {
+    const list = this.versions.get(lowerId);
+    if (!list) return;
+    const rest = list.filter((h) => h.lowerVersion !== lowerVersion);
+    if (rest.length > 0) this.versions.set(lowerId, rest);
+    else this.versions.delete(lowerId);
+    this.nuspecs.delete(`${lowerId}/${lowerVersion}`);
+  }
+
+  /** Forgets what it knows (after an import changed the store underneath). */
   invalidate(): void {
     this.versions.clear();
     this.allIdsScanned = false;
@@ -84,12 +94,15 @@ export class LocalPackages {
     const hit = this.nuspecs.get(key);
     if (hit) return hit;
     try {
-      const xml = await this.blobs.read(blobPath(lowerId, lowerVersion, 'nuspec'));
+      const xml = await readBlob(this.blobs, packageKey(lowerId, lowerVersion, 'nuspec'), 16 * 1024 * 1024);
       let n: Nuspec;
       if (xml) n = parseNuspec(xml.toString('utf8'));
-      else if (await this.blobs.exists(blobPath(lowerId, lowerVersion, 'nupkg')))
-        n = (await readNupkgManifest(this.blobs.resolve(blobPath(lowerId, lowerVersion, 'nupkg')))).nuspec;
-      else return null;
+      else {
+        const key = packageKey(lowerId, lowerVersion, 'nupkg');
+        const stat = await this.blobs.stat(key);
+        if (!stat) return null;
+        n = (await readNupkgManifest({ blobs: this.blobs, key, size: stat.size })).nuspec;
+      }
       this.nuspecs.set(key, n);
       return n;
     } catch (err) {
@@ -98,17 +111,14 @@ export class LocalPackages {
     }
   }
 
-  /** Number of held .nupkg files and their bytes (for the disk gauges). */
+  /** Number of held .nupkg files and their bytes (for the storage gauges). */
   async totals(): Promise<{ count: number; bytes: number }> {
     let count = 0;
     let bytes = 0;
-    for (const lowerId of await this.blobs.list('packages')) {
-      for (const lowerVersion of await this.blobs.list(`packages/${lowerId}`)) {
-        const s = await this.blobs.stat(blobPath(lowerId, lowerVersion, 'nupkg')).catch(() => null);
-        if (s) {
-          count++;
-          bytes += s.size;
-        }
+    for await (const o of this.blobs.list(PACKAGES_PREFIX)) {
+      if (o.key.endsWith('.nupkg')) {
+        count++;
+        bytes += o.size;
       }
     }
     return { count, bytes };

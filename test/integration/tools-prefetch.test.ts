@@ -7,7 +7,7 @@ import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { MetadataStore } from '../../src/cache/metadata-store.ts';
+import { MetadataStore } from '../../src/storage/metadata-store.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';

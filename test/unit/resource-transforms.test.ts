@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deserializeEntry, serializeEntry, type MetaEntry } from '../../src/cache/metadata-store.ts';
+import { deserializeEntry, serializeEntry, type MetaEntry } from '../../src/storage/metadata-store.ts';
 import { BASE_MARKER, renderJson } from '../../src/nuget/rewrite.ts';
 import { versionsDocument } from '../../src/resources/flat-container.ts';
 import { normalizeVulnerabilityPage, rewriteVulnerabilityIndex } from '../../src/resources/vulnerability.ts';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { MetadataStore } from '../../src/cache/metadata-store.ts';
+import { MetadataStore } from '../../src/storage/metadata-store.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import {

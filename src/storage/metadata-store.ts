@@ -1,13 +1,14 @@
-// Metadata documents in tiers: an in-process LRU of entries, the local keyv disk store in the cache
-// directory (survives restarts, serves offline), and — when configured — a shared keyv Redis store for
+// Metadata documents in tiers: an in-process LRU of entries, the persistent tier in the blob store
+// (metadata/ objects: survives restarts, serves offline, on disk or object storage), and — when configured — a shared keyv Redis store for
 // replicas. Redis trouble never fails a request: the store degrades to local and reports it.
 
 import Keyv, { type DeserializedData } from 'keyv';
 import KeyvRedis from '@keyv/redis';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { DiskStore } from './disk-store.ts';
-import { LruCache } from './lru.ts';
+import { LruCache } from '../cache/lru.ts';
+import type { BlobStore } from './blob-store.ts';
+import { BlobKeyvStore } from './blob-keyv-store.ts';
 
 export interface MetaEntry {
   /** 200: `body` holds the document; 404: upstream said it does not exist (negative cache). */
@@ -24,12 +25,12 @@ export interface MetaEntry {
 export type SharedState = 'none' | 'up' | 'down';
 
 export interface MetadataStoreOptions {
-  readonly dir: string;
+  readonly blobs: BlobStore;
   readonly memoryBytes: number;
   readonly redisUrl: string | null;
   readonly metrics: Metrics;
   readonly log: Logger;
-  /** How long Redis keeps persistent entries (they are also kept on local disk without limit). */
+  /** How long Redis keeps persistent entries (they are also kept in the blob store's metadata/). */
   readonly sharedRetentionMs?: number;
   /** Upper bound for one Redis operation before the store treats Redis as down. */
   readonly sharedTimeoutMs?: number;
@@ -93,7 +94,7 @@ function newer(a: MetaEntry | undefined, b: MetaEntry | undefined): MetaEntry | 
 export class MetadataStore {
   private readonly memory: LruCache<MetaEntry>;
   private readonly disk: Keyv<MetaEntry>;
-  readonly diskStore: DiskStore;
+  readonly diskStore: BlobKeyvStore;
   private readonly shared: Keyv<MetaEntry> | null;
   private readonly redis: KeyvRedis<MetaEntry> | null;
   private sharedDownUntil = 0;
@@ -102,7 +103,7 @@ export class MetadataStore {
 
   constructor(private readonly options: MetadataStoreOptions) {
     this.memory = new LruCache<MetaEntry>(options.memoryBytes, (e) => e.body.length * 2 + 256);
-    this.diskStore = new DiskStore(options.dir);
+    this.diskStore = new BlobKeyvStore(options.blobs);
     this.disk = new Keyv<MetaEntry>({ store: this.diskStore, namespace: '', ...SERIALIZATION });
     this.disk.on('error', (err: unknown) => options.log.warn({ err }, 'metadata disk store error'));
     if (options.redisUrl) {

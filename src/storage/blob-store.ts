@@ -1,0 +1,136 @@
+// The blob store interface every backend implements (disk, S3, the in-memory test double): stat, read,
+// a write that is committed or aborted, list, delete. Keys are '/'-separated relative names; which keys
+// exist is decided by src/storage/layout.ts alone. One compliance suite (test/storage/) holds every
+// implementation to the same rules:
+// - a reader never sees a partial object: a write becomes visible only when committed, all at once;
+// - an aborted write leaves nothing behind;
+// - a commit replaces an existing object atomically (readers see the old bytes or the new, never a mix),
+//   unless the write was begun with `ifAbsent`, which keeps the existing object;
+// - deleting an object does not break a read already open on it;
+// - an unsafe key (absolute, `..`, empty segments, odd characters) is refused with UnsafeKeyError.
+
+import type { Readable } from 'node:stream';
+
+export interface BlobStat {
+  readonly size: number;
+  /** Changes whenever the object's bytes may have changed. */
+  readonly etag: string;
+  readonly lastModifiedMs: number;
+}
+
+export interface BlobListing extends BlobStat {
+  readonly key: string;
+}
+
+export interface ReadRange {
+  readonly start: number;
+  /** Exclusive; default: the end of the object. */
+  readonly end?: number;
+}
+
+export interface WriteOptions {
+  /** Keep an object that already exists: commit() then discards this write and returns `created: false`. */
+  readonly ifAbsent?: boolean;
+  /** false: skip the flush to stable storage (metadata that upstream can give again). Default true. */
+  readonly durable?: boolean;
+}
+
+export interface BlobWrite {
+  /** Appends bytes; resolves when the store can take more (backpressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** Makes the bytes visible under the key, atomically. */
+  commit(): Promise<{ readonly created: boolean; readonly stat: BlobStat }>;
+  /** Discards the write; nothing becomes visible. Safe to call after a failed write or commit. */
+  abort(): Promise<void>;
+  readonly bytesWritten: number;
+}
+
+export interface BlobStore {
+  /** Where the blobs are, for logs and readiness ("/data", "s3://bucket/prefix/"). */
+  readonly description: string;
+  stat(key: string): Promise<BlobStat | null>;
+  /** A stream of the object's bytes (or a range of them); null when it does not exist. */
+  openRead(key: string, range?: ReadRange): Promise<Readable | null>;
+  beginWrite(key: string, options?: WriteOptions): Promise<BlobWrite>;
+  /** Every object whose key starts with `prefix`, in key order. */
+  list(prefix: string): AsyncIterable<BlobListing>;
+  /** The names one level below `prefix` (which ends with '/'), as a directory listing would show them. */
+  listChildren(prefix: string): AsyncIterable<string>;
+  /** true when an object was deleted. */
+  delete(key: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class UnsafeKeyError extends Error {
+  readonly code = 'UNSAFE_KEY';
+}
+
+/** Storage itself failed (disk full, read-only, I/O error, object store refused): not upstream's fault. */
+export class StorageError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+const SEGMENT = /^[A-Za-z0-9._+~=@-]+$/;
+
+/** Throws UnsafeKeyError unless `key` is a relative '/'-separated name of plain segments. */
+export function checkKey(key: string): string {
+  if (key.length === 0 || key.length > 1024) throw new UnsafeKeyError(`unsafe blob key: ${JSON.stringify(key.slice(0, 200))}`);
+  for (const segment of key.split('/')) {
+    if (segment === '' || segment === '.' || segment === '..' || !SEGMENT.test(segment))
+      throw new UnsafeKeyError(`unsafe blob key: ${JSON.stringify(key.slice(0, 200))}`);
+  }
+  return key;
+}
+
+/** Prefixes may be '' (everything) or end with '/'; otherwise the same rules as keys. */
+export function checkPrefix(prefix: string): string {
+  if (prefix === '') return prefix;
+  if (!prefix.endsWith('/')) throw new UnsafeKeyError(`a prefix must end with '/': ${JSON.stringify(prefix.slice(0, 200))}`);
+  checkKey(prefix.slice(0, -1));
+  return prefix;
+}
+
+/** Reads a whole (small) object; null when it does not exist. */
+export async function readBlob(store: BlobStore, key: string, maxBytes = 64 * 1024 * 1024): Promise<Buffer | null> {
+  const stream = await store.openRead(key);
+  if (!stream) return null;
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of stream) {
+    n += (chunk as Buffer).length;
+    if (n > maxBytes) {
+      stream.destroy();
+      throw new StorageError(`object ${key} is larger than ${maxBytes} bytes`, 'TOO_LARGE');
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Writes a whole object from memory. */
+export async function writeBlob(store: BlobStore, key: string, data: Buffer | string, options?: WriteOptions): Promise<{ created: boolean; stat: BlobStat }> {
+  const w = await store.beginWrite(key, options);
+  try {
+    await w.write(typeof data === 'string' ? Buffer.from(data) : data);
+    return await w.commit();
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+}
+
+/** Streams `source` into a new object; aborted (nothing visible) if anything fails. */
+export async function writeBlobFrom(store: BlobStore, key: string, source: AsyncIterable<Buffer | Uint8Array>, options?: WriteOptions): Promise<{ created: boolean; stat: BlobStat }> {
+  const w = await store.beginWrite(key, options);
+  try {
+    for await (const chunk of source) await w.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    return await w.commit();
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+}

@@ -1,0 +1,231 @@
+// Blobs as files under one directory (the default, and a ReadWriteMany volume shared by replicas): a write
+// goes to a temp file in the local temp area (same filesystem), is flushed, and is renamed — or hard-linked,
+// for ifAbsent — into place. Reads open the file first, so a delete (unlink) never breaks a read under way.
+
+import { open, link, mkdir, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  checkKey,
+  checkPrefix,
+  StorageError,
+  UnsafeKeyError,
+  type BlobListing,
+  type BlobStat,
+  type BlobStore,
+  type BlobWrite,
+  type ReadRange,
+  type WriteOptions,
+} from './blob-store.ts';
+import { LOCAL_LOCKS_DIR, LOCAL_TEMP_DIR } from './layout.ts';
+import { LocalTemp } from './local-temp.ts';
+
+/** Package files are sent in large reads: fewer syscalls and stream hops than fs's 64 KiB default. */
+const READ_CHUNK_BYTES = 512 * 1024;
+const RESERVED_TOP = new Set([LOCAL_TEMP_DIR, LOCAL_LOCKS_DIR]);
+
+/** errno codes that mean the storage itself is in trouble (as opposed to a missing file). */
+const STORAGE_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'EFBIG']);
+
+function storageError(err: unknown, what: string): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code && STORAGE_ERRNO.has(code)) return new StorageError(`${what}: ${(err as Error).message}`, code, { cause: err });
+  return err;
+}
+
+function statOf(s: { size: number; mtimeMs: number; ino: number }): BlobStat {
+  return { size: s.size, lastModifiedMs: s.mtimeMs, etag: `"${s.ino.toString(16)}-${s.size.toString(16)}-${Math.floor(s.mtimeMs * 1000).toString(16)}"` };
+}
+
+export class DiskBlobStore implements BlobStore {
+  readonly description: string;
+  private readonly temp: LocalTemp;
+
+  constructor(readonly root: string) {
+    this.description = root;
+    this.temp = new LocalTemp(root);
+  }
+
+  private pathOf(key: string): string {
+    checkKey(key);
+    const top = key.split('/', 1)[0] ?? '';
+    if (RESERVED_TOP.has(top)) throw new UnsafeKeyError(`blob key in a reserved directory: ${JSON.stringify(key.slice(0, 200))}`);
+    return join(this.root, key);
+  }
+
+  async stat(key: string): Promise<BlobStat | null> {
+    try {
+      const s = await stat(this.pathOf(key));
+      return s.isFile() ? statOf(s) : null;
+    } catch (err) {
+      if (err instanceof UnsafeKeyError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      throw storageError(err, `cannot stat ${key}`);
+    }
+  }
+
+  async openRead(key: string, range?: ReadRange): Promise<Readable | null> {
+    const path = this.pathOf(key);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return null;
+      throw storageError(err, `cannot read ${key}`);
+    }
+    const start = range?.start ?? 0;
+    const end = range?.end;
+    if (end !== undefined && end <= start) {
+      await fh.close();
+      return Readable.from([]);
+    }
+    return fh.createReadStream({ start, ...(end !== undefined ? { end: end - 1 } : {}), highWaterMark: READ_CHUNK_BYTES, autoClose: true });
+  }
+
+  async beginWrite(key: string, options: WriteOptions = {}): Promise<BlobWrite> {
+    const target = this.pathOf(key);
+    const tmp = this.temp.path(key.slice(key.lastIndexOf('/') + 1));
+    let fh: FileHandle | null;
+    try {
+      await mkdir(this.temp.dir, { recursive: true });
+      fh = await open(tmp, 'wx');
+    } catch (err) {
+      throw storageError(err, `cannot write ${key}`);
+    }
+    let bytesWritten = 0;
+    let done = false;
+    const closeQuietly = async () => {
+      const h = fh;
+      fh = null;
+      if (h) await h.close().catch(() => undefined);
+    };
+    const place = async (): Promise<boolean> => {
+      await mkdir(dirname(target), { recursive: true });
+      if (!options.ifAbsent) {
+        await rename(tmp, target);
+        return true;
+      }
+      try {
+        await link(tmp, target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw err;
+      }
+      await unlink(tmp).catch(() => undefined);
+      return true;
+    };
+    return {
+      get bytesWritten() {
+        return bytesWritten;
+      },
+      async write(chunk: Buffer) {
+        if (!fh || done) throw new StorageError(`write to ${key} after commit or abort`, 'CLOSED');
+        try {
+          for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        } catch (err) {
+          throw storageError(err, `cannot write ${key}`);
+        }
+        bytesWritten += chunk.length;
+      },
+      commit: async () => {
+        if (!fh || done) throw new StorageError(`commit of ${key} after commit or abort`, 'CLOSED');
+        try {
+          if (options.durable ?? true) await fh.sync();
+          await closeQuietly();
+          let created: boolean;
+          try {
+            created = await place();
+          } catch (err) {
+            // A concurrent delete may have removed the (then empty) directory between mkdir and rename.
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+            created = await place();
+          }
+          done = true;
+          const s = await stat(target);
+          return { created, stat: statOf(s) };
+        } catch (err) {
+          await unlink(tmp).catch(() => undefined);
+          done = true;
+          throw storageError(err, `cannot commit ${key}`);
+        } finally {
+          if (done) await unlink(tmp).catch(() => undefined);
+        }
+      },
+      abort: async () => {
+        done = true;
+        await closeQuietly();
+        await unlink(tmp).catch(() => undefined);
+      },
+    };
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobListing> {
+    checkPrefix(prefix);
+    const walk = async function* (this: DiskBlobStore, relDir: string): AsyncGenerator<BlobListing> {
+      let entries;
+      try {
+        entries = await readdir(join(this.root, relDir), { withFileTypes: true });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return;
+        throw storageError(err, `cannot list ${relDir}`);
+      }
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const e of entries) {
+        if (relDir === '' && RESERVED_TOP.has(e.name)) continue;
+        const key = `${relDir}${e.name}`;
+        if (e.isDirectory()) {
+          yield* walk.call(this, `${key}/`);
+        } else if (e.isFile()) {
+          const s = await stat(join(this.root, key)).catch(() => null);
+          if (s?.isFile()) yield { key, ...statOf(s) };
+        }
+      }
+    };
+    yield* walk.call(this, prefix);
+  }
+
+  async *listChildren(prefix: string): AsyncIterable<string> {
+    checkPrefix(prefix);
+    let names: string[];
+    try {
+      names = await readdir(join(this.root, prefix));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw storageError(err, `cannot list ${prefix}`);
+    }
+    for (const name of names.sort()) {
+      if (prefix === '' && RESERVED_TOP.has(name)) continue;
+      yield name;
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const path = this.pathOf(key);
+    try {
+      await unlink(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      throw storageError(err, `cannot delete ${key}`);
+    }
+    // Empty directories of a deleted package version go too (best effort; never above the root).
+    let dir = dirname(path);
+    while (dir.startsWith(`${this.root}/`) && dir !== this.root) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break;
+      }
+      dir = dirname(dir);
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open.
+  }
+}
