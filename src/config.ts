@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 
 export type Command = 'serve' | 'prefetch' | 'export' | 'import';
 
-type Kind = 'string' | 'int' | 'bool' | 'url' | 'path' | 'file' | 'enum' | 'header';
+type Kind = 'string' | 'int' | 'bool' | 'url' | 'path' | 'file' | 'enum' | 'header' | 'size';
 
 interface OptionSpec {
   readonly key: keyof Config;
@@ -70,6 +70,11 @@ export interface Config {
   readonly concurrency: number;
   readonly selection: string | null;
   readonly output: string | null;
+  /** Bytes; null: no quota. */
+  readonly maxCacheSize: number | null;
+  readonly evictUnusedDays: number | null;
+  readonly retentionIntervalSeconds: number;
+  readonly evictionGraceSeconds: number;
 }
 
 const ALL: readonly Command[] = ['serve', 'prefetch', 'export', 'import'];
@@ -138,6 +143,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'Largest .nupkg the proxy will download.' },
   { key: 'rewriteWorkers', flag: 'rewrite-workers', kind: 'int', default: 2, min: 0, max: 16, group: 'Cache', commands: NET,
     description: 'Worker threads that parse and rewrite large upstream JSON documents off the event loop; 0 does it inline.' },
+  { key: 'maxCacheSize', flag: 'max-cache-size', kind: 'size', default: null, group: 'Retention', commands: ['serve'],
+    description: "Quota for the blob store (packages and metadata), e.g. 50GB or 500MiB (KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024). Least recently served package versions are evicted first; pinned ones never." },
+  { key: 'evictUnusedDays', flag: 'evict-unused-days', kind: 'int', default: null, min: 1, group: 'Retention', commands: ['serve'],
+    description: 'Evict package versions not served for this many days (pinned ones never).' },
+  { key: 'retentionIntervalSeconds', flag: 'retention-interval-seconds', kind: 'int', default: 300, min: 1, group: 'Retention', commands: ['serve'],
+    description: 'How often retention sweeps (also soon after a fill passes the quota). Sweeps run only when a quota or --evict-unused-days is set.' },
+  { key: 'evictionGraceSeconds', flag: 'eviction-grace-seconds', kind: 'int', default: 600, min: 0, group: 'Retention', commands: ['serve'],
+    description: 'Versions served or filled this recently are never evicted (protects downloads in progress).' },
   { key: 'serviceIndexTtlSeconds', flag: 'service-index-ttl-seconds', kind: 'int', default: 3600, min: 0, group: 'Freshness', commands: NET,
     description: "How long the upstream service index is used before it is revalidated." },
   { key: 'versionsTtlSeconds', flag: 'versions-ttl-seconds', kind: 'int', default: 300, min: 0, group: 'Freshness', commands: NET,
@@ -166,6 +179,23 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'output', flag: 'output', kind: 'path', default: null, group: 'export', commands: ['export'],
     description: 'Bundle file to write (required for export).' },
 ];
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12,
+  k: 1e3, m: 1e6, g: 1e9, t: 1e12,
+  kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+};
+
+/** '50GB' → 50e9, '512MiB' → 512·2^20, '1000' → 1000; null when it is not a size. */
+export function parseSize(raw: string): number | null {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$/.exec(raw);
+  if (!m?.[1]) return null;
+  const unit = SIZE_UNITS[(m[2] ?? '').toLowerCase()];
+  if (unit === undefined) return null;
+  const bytes = Math.floor(Number(m[1]) * unit);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : null;
+}
 
 export function envName(spec: OptionSpec): string {
   return spec.envNames?.[0] ?? `NUGET_PROXY_${spec.flag.toUpperCase().replace(/-/g, '_')}`;
@@ -234,6 +264,11 @@ function parseValue(spec: OptionSpec, raw: string, source: string, problems: str
       const p = resolve(baseDir, raw.trim());
       if (!existsSync(p)) problems.push(`${where}: file not found`);
       return p;
+    }
+    case 'size': {
+      const bytes = parseSize(raw);
+      if (bytes === null) problems.push(`${where}: must be a size such as 50GB, 512MiB or a number of bytes`);
+      return bytes ?? undefined;
     }
     case 'header':
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+:\s*\S.*$/.test(raw.trim())) problems.push(`${where}: must look like 'Name: value'`);

@@ -47,6 +47,12 @@ export interface Metrics {
   readonly breakerTransitions: Counter<'upstream' | 'to'>;
   readonly metadataStoreErrors: Counter<'store'>;
   readonly redisUp: Gauge;
+  readonly storageUsedBytes: Gauge;
+  readonly storageQuotaBytes: Gauge;
+  readonly evictions: Counter<'reason'>;
+  readonly evictedBytes: Counter;
+  readonly retentionSweeps: Counter<'result'>;
+  readonly retentionSweepDuration: Histogram;
   readonly rewriteDuration: Histogram<'mode'>;
 }
 
@@ -133,12 +139,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     blobsOnDisk: new Gauge({
       name: 'nuget_proxy_cache_blobs',
-      help: 'Package files (.nupkg) held in the disk cache.',
+      help: 'Package files (.nupkg) held in the blob store.',
       registers,
     }),
     blobBytesOnDisk: new Gauge({
       name: 'nuget_proxy_cache_blob_bytes',
-      help: 'Bytes of package files (.nupkg) held in the disk cache.',
+      help: 'Bytes of package files held in the blob store.',
       registers,
     }),
     breakerState: new Gauge({
@@ -162,6 +168,39 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     redisUp: new Gauge({
       name: 'nuget_proxy_redis_up',
       help: '1 when the shared Redis metadata store answers, 0 when the proxy runs degraded on its local store.',
+      registers,
+    }),
+    storageUsedBytes: new Gauge({
+      name: 'nuget_proxy_storage_used_bytes',
+      help: 'Bytes the blob store holds (packages and metadata), as of the last retention sweep.',
+      registers,
+    }),
+    storageQuotaBytes: new Gauge({
+      name: 'nuget_proxy_storage_quota_bytes',
+      help: 'The configured --max-cache-size in bytes; 0 when there is no quota.',
+      registers,
+    }),
+    evictions: new Counter({
+      name: 'nuget_proxy_evictions_total',
+      help: 'Package versions evicted by retention, by reason (quota, unused).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    evictedBytes: new Counter({
+      name: 'nuget_proxy_evicted_bytes_total',
+      help: 'Bytes of package files evicted by retention.',
+      registers,
+    }),
+    retentionSweeps: new Counter({
+      name: 'nuget_proxy_retention_sweeps_total',
+      help: 'Retention sweeps by result (ok, over_quota: everything left is pinned or in use, error).',
+      labelNames: ['result'],
+      registers,
+    }),
+    retentionSweepDuration: new Histogram({
+      name: 'nuget_proxy_retention_sweep_duration_seconds',
+      help: 'Time a retention sweep took (inventory, eviction, access index).',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers,
     }),
     rewriteDuration: new Histogram({

@@ -15,6 +15,8 @@ import { SearchResource } from './resources/search.ts';
 import { ServiceIndexResource } from './resources/service-index.ts';
 import { SignaturesResource } from './resources/signatures.ts';
 import { VulnerabilityResource } from './resources/vulnerability.ts';
+import { AccessLog } from './retention/access-log.ts';
+import { Sweeper } from './retention/sweeper.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { createBlobStore } from './storage/create.ts';
 import { GenerationWatch } from './storage/generation.ts';
@@ -39,11 +41,16 @@ export interface Proxy {
   readonly search: SearchResource;
   readonly vulnerability: VulnerabilityResource;
   readonly signatures: SignaturesResource;
+  readonly access: AccessLog;
+  readonly retention: Sweeper;
   /** Drops in-memory views of the cache directory when a tool (import, prefetch) changed it. */
   checkGeneration(): Promise<void>;
   /** Waits for fills in flight, then releases sockets, workers and Redis. */
   close(): Promise<void>;
 }
+
+/** Access times reach the blob store in batches this often (never a write per hit). */
+const ACCESS_FLUSH_MS = 15_000;
 
 const BREAKER_STATE_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 
@@ -78,7 +85,19 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   });
   vulnerability = new VulnerabilityResource({ config, docs, index: serviceIndex });
   signatures = new SignaturesResource({ config, docs, index: serviceIndex });
-  const flat = new FlatContainerResource({ config, docs, index: serviceIndex, blobs, temp, local, upstream, metrics, log });
+  const access = new AccessLog(blobs, log, ACCESS_FLUSH_MS);
+  const retention = new Sweeper({
+    blobs,
+    log,
+    metrics,
+    policy: {
+      maxBytes: config.maxCacheSize,
+      evictUnusedMs: config.evictUnusedDays === null ? null : config.evictUnusedDays * 86_400_000,
+      graceMs: config.evictionGraceSeconds * 1000,
+    },
+    onEvicted: (lowerId, lowerVersion) => local.noteRemoved(lowerId, lowerVersion),
+  });
+  const flat = new FlatContainerResource({ config, docs, index: serviceIndex, blobs, temp, local, upstream, metrics, log, access, retention });
   const registration = new RegistrationResource({ config, docs, index: serviceIndex, local, rewriter });
   const search = new SearchResource({ config, docs, index: serviceIndex, local, rewriter });
 
@@ -115,9 +134,13 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     search,
     vulnerability,
     signatures,
+    access,
+    retention,
     checkGeneration: () => generation.check(),
     async close() {
       await Promise.allSettled([flat.drain(), docs.drain()]);
+      await retention.close();
+      await access.close();
       upstream?.close();
       await rewriter.close();
       await store.close();

@@ -22,6 +22,8 @@ import type { UpstreamClient } from '../upstream.ts';
 import type { DocumentCache } from './documents.ts';
 import { fileNotFoundKey, versionsKey } from './keys.ts';
 import type { LocalPackages } from './local-packages.ts';
+import type { AccessLog } from '../retention/access-log.ts';
+import type { Sweeper } from '../retention/sweeper.ts';
 import type { ServiceIndexResource } from './service-index.ts';
 import type { RequestContext } from './types.ts';
 
@@ -37,6 +39,9 @@ export interface FlatContainerDeps {
   readonly upstream: UpstreamClient | null;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** Records what was served, for retention (batched). */
+  readonly access: Pick<AccessLog, 'touch'>;
+  readonly retention: Pick<Sweeper, 'noteAdded'>;
 }
 
 /** The versions document: normalized, lower-cased, sorted (docs: package-base-address-resource.md). */
@@ -161,6 +166,7 @@ export class FlatContainerResource {
     }
     let etag: string | undefined;
     if (file === 'nupkg') {
+      this.deps.access.touch(lowerId, lowerVersion);
       const id = `${lowerId}/${lowerVersion}`;
       etag = this.etags.get(id);
       if (!etag) {
@@ -274,6 +280,7 @@ export class FlatContainerResource {
       metrics.blobFills.inc({ resource: 'nupkg', result: 'ok' });
       metrics.blobsOnDisk.inc();
       metrics.blobBytesOnDisk.inc(result.bytes);
+      this.deps.retention.noteAdded(result.bytes);
       log.info({ lowerId, lowerVersion, bytes: result.bytes }, 'package filled');
     } catch (err) {
       if (!(err instanceof NotFound)) {

@@ -58,11 +58,18 @@ export function metadataKey(key: string): string {
   return `${METADATA_PREFIX}${h.slice(0, 2)}/${h}.json`;
 }
 
-/** Per-instance last-access records (retention), one object per proxy instance. */
-export function accessRecordKey(instance: string): string {
-  return `${STATE_PREFIX}access/${instance.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120)}.json`;
+/**
+ * Last-access records for retention: every instance writes what it served as small delta objects (never
+ * overwritten, so replicas never lose each other's updates); a sweep folds them into the index object.
+ */
+export const ACCESS_PREFIX = `${STATE_PREFIX}access/`;
+export const ACCESS_INDEX_KEY = `${ACCESS_PREFIX}index.json`;
+export function accessDeltaKey(atMs: number, unique: string): string {
+  return `${ACCESS_PREFIX}delta-${String(atMs).padStart(15, '0')}-${unique.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 60)}.json`;
 }
-export const ACCESS_RECORDS_PREFIX = `${STATE_PREFIX}access/`;
+export function isAccessDeltaKey(key: string): boolean {
+  return key.startsWith(`${ACCESS_PREFIX}delta-`) && key.endsWith('.json') && !key.slice(ACCESS_PREFIX.length).includes('/');
+}
 
 /** The object the readiness probe writes and deletes. */
 export function readinessProbeKey(instance: string): string {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ConfigError, OPTIONS, envName, parseConfig, redactConfig, renderOptionsHelp, type Command } from '../../src/config.ts';
+import { ConfigError, OPTIONS, envName, parseConfig, parseSize, redactConfig, renderOptionsHelp, type Command } from '../../src/config.ts';
 
 const BASE_DIR = '/srv/nuget-proxy';
 
@@ -276,5 +276,33 @@ describe('renderOptionsHelp', () => {
     assert.match(help, /--port <value>\n.*\n\s+env NUGET_PROXY_PORT; default 5555/);
     assert.match(help, /--log-level <fatal\|error\|warn\|info\|debug\|trace\|silent>/);
     assert.match(help, /env HTTPS_PROXY\b/);
+  });
+});
+
+describe('sizes (--max-cache-size)', () => {
+  const cases: Array<[string, number | null]> = [
+    ['50GB', 50e9],
+    ['50gb', 50e9],
+    ['1.5 GB', 1.5e9],
+    ['512MiB', 512 * 2 ** 20],
+    ['2TiB', 2 * 2 ** 40],
+    ['10k', 10_000],
+    ['4096', 4096],
+    ['0', null],
+    ['', null],
+    ['-5GB', null],
+    ['5 parsecs', null],
+    ['GB', null],
+  ];
+  for (const [raw, bytes] of cases) {
+    it(`${JSON.stringify(raw)} → ${bytes}`, () => assert.equal(parseSize(raw), bytes));
+  }
+
+  it('parses the flag and reports a bad one with the other problems', () => {
+    assert.equal(parseConfig('serve', ['--max-cache-size', '50GB'], {}, BASE_DIR).config.maxCacheSize, 50e9);
+    assert.equal(parseConfig('serve', [], {}, BASE_DIR).config.maxCacheSize, null);
+    const problems = problemsOf(() => parseConfig('serve', ['--max-cache-size', 'lots', '--evict-unused-days', '0'], {}, BASE_DIR));
+    assert.equal(problems.length, 2, problems.join('\n'));
+    assert.match(problems[0] ?? '', /--max-cache-size="lots": must be a size/);
   });
 });

@@ -1,0 +1,242 @@
+// Retention: keeps the blob store under --max-cache-size and drops versions unused for
+// --evict-unused-days. A sweep folds the access deltas into the index, takes an inventory of package
+// versions, and evicts the least recently served first — never a pinned version (imported from a bundle,
+// prefetched with --pin) and never one served or filled within the grace window (a download in progress).
+// A version's .nupkg goes first, so it stops being "held" (version lists, offline registration, search)
+// before its other files disappear; the generation stamp then tells other processes to forget it too.
+
+import { readBlob, writeBlob, type BlobStore } from '../storage/blob-store.ts';
+import { bumpGeneration } from '../storage/generation.ts';
+import { ACCESS_INDEX_KEY, ACCESS_PREFIX, METADATA_PREFIX, PACKAGES_PREFIX, classifyKey, isAccessDeltaKey, packageKey } from '../storage/layout.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { accessId, parseAccessObject, serializeAccessMap, type AccessMap } from './access-log.ts';
+
+export interface RetentionPolicy {
+  /** Bytes the store may hold (packages and metadata); null: no quota. */
+  readonly maxBytes: number | null;
+  /** Versions not served for this long are evicted; null: never. */
+  readonly evictUnusedMs: number | null;
+  /** Versions served or filled this recently are never evicted (downloads in progress, fresh fills). */
+  readonly graceMs: number;
+}
+
+export interface Evicted {
+  readonly lowerId: string;
+  readonly lowerVersion: string;
+  readonly bytes: number;
+  readonly reason: 'quota' | 'unused';
+  readonly lastServedMs: number;
+}
+
+export interface SweepResult {
+  readonly usedBytesBefore: number;
+  readonly usedBytes: number;
+  readonly quotaBytes: number | null;
+  readonly versions: number;
+  readonly pinned: number;
+  readonly evicted: readonly Evicted[];
+  readonly evictedBytes: number;
+  /** true when the quota could not be met because everything left is pinned or in use. */
+  readonly overQuota: boolean;
+  readonly durationMs: number;
+}
+
+interface VersionInfo {
+  readonly lowerId: string;
+  readonly lowerVersion: string;
+  bytes: number;
+  /** When its files were written (the .nupkg's, else the newest file's). */
+  filledAt: number;
+  hasNupkg: boolean;
+  pinned: boolean;
+  readonly keys: string[];
+}
+
+export interface SweeperDeps {
+  readonly blobs: BlobStore;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly policy: RetentionPolicy;
+  /** Told about every evicted version (in-memory views drop it). */
+  readonly onEvicted?: (lowerId: string, lowerVersion: string) => void;
+  /** Runs the sweep under a cross-process lease when one is available (one sweeper at a time). */
+  readonly exclusive?: <T>(run: () => Promise<T>) => Promise<T | null>;
+}
+
+export class Sweeper {
+  private running: Promise<SweepResult | null> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private soon: NodeJS.Timeout | null = null;
+  /** Bytes added since the last sweep (fills, imports), to start a sweep early when the quota is passed. */
+  private addedSinceSweep = 0;
+  private lastUsedBytes = 0;
+
+  constructor(private readonly deps: SweeperDeps) {
+    deps.metrics.storageQuotaBytes.set(deps.policy.maxBytes ?? 0);
+  }
+
+  get enabled(): boolean {
+    return this.deps.policy.maxBytes !== null || this.deps.policy.evictUnusedMs !== null;
+  }
+
+  /** Periodic sweeps (the first soon after start), when a policy is set. */
+  start(intervalMs: number): void {
+    if (this.timer) return;
+    const tick = () => void this.sweep().catch(() => undefined);
+    this.soon = setTimeout(tick, Math.min(intervalMs, 10_000));
+    this.soon.unref();
+    this.timer = setInterval(tick, intervalMs);
+    this.timer.unref();
+  }
+
+  /** A fill added bytes: sweep soon if that may have passed the quota. */
+  noteAdded(bytes: number): void {
+    this.addedSinceSweep += bytes;
+    const max = this.deps.policy.maxBytes;
+    if (max !== null && this.lastUsedBytes + this.addedSinceSweep > max && !this.running) {
+      if (this.soon) clearTimeout(this.soon);
+      this.soon = setTimeout(() => void this.sweep().catch(() => undefined), 250);
+      this.soon.unref();
+    }
+  }
+
+  /** One sweep (concurrent callers share it). null when another process holds the sweep lease. */
+  sweep(): Promise<SweepResult | null> {
+    this.running ??= (async () => {
+      try {
+        const run = () => this.sweepOnce();
+        return this.deps.exclusive ? await this.deps.exclusive(run) : await run();
+      } catch (err) {
+        this.deps.metrics.retentionSweeps.inc({ result: 'error' });
+        this.deps.log.warn({ err: (err as Error).message }, 'retention sweep failed');
+        throw err;
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  private async foldAccess(): Promise<{ index: AccessMap; folded: string[] }> {
+    const { blobs } = this.deps;
+    const index = parseAccessObject(await readBlob(blobs, ACCESS_INDEX_KEY));
+    const folded: string[] = [];
+    for await (const o of blobs.list(ACCESS_PREFIX)) {
+      if (!isAccessDeltaKey(o.key)) continue;
+      for (const [k, v] of parseAccessObject(await readBlob(blobs, o.key))) if ((index.get(k) ?? 0) < v) index.set(k, v);
+      folded.push(o.key);
+    }
+    return { index, folded };
+  }
+
+  private async inventory(): Promise<{ versions: Map<string, VersionInfo>; usedBytes: number }> {
+    const versions = new Map<string, VersionInfo>();
+    let usedBytes = 0;
+    for await (const o of this.deps.blobs.list(PACKAGES_PREFIX)) {
+      usedBytes += o.size;
+      const c = classifyKey(o.key);
+      if (c?.kind !== 'package') continue;
+      const id = accessId(c.lowerId, c.lowerVersion);
+      let v = versions.get(id);
+      if (!v) {
+        v = { lowerId: c.lowerId, lowerVersion: c.lowerVersion, bytes: 0, filledAt: 0, hasNupkg: false, pinned: false, keys: [] };
+        versions.set(id, v);
+      }
+      v.bytes += o.size;
+      v.keys.push(o.key);
+      if (c.file === 'pinned') v.pinned = true;
+      if (c.file === 'nupkg') {
+        v.hasNupkg = true;
+        v.filledAt = o.lastModifiedMs;
+      } else if (!v.hasNupkg) {
+        v.filledAt = Math.max(v.filledAt, o.lastModifiedMs);
+      }
+    }
+    for await (const o of this.deps.blobs.list(METADATA_PREFIX)) usedBytes += o.size;
+    return { versions, usedBytes };
+  }
+
+  private async evict(v: VersionInfo): Promise<void> {
+    const nupkg = packageKey(v.lowerId, v.lowerVersion, 'nupkg');
+    // The .nupkg first: from then on the version is not held, whatever happens to the rest.
+    const ordered = [...v.keys.filter((k) => k === nupkg), ...v.keys.filter((k) => k !== nupkg)];
+    for (const key of ordered) await this.deps.blobs.delete(key);
+    this.deps.onEvicted?.(v.lowerId, v.lowerVersion);
+  }
+
+  private async sweepOnce(): Promise<SweepResult> {
+    const started = performance.now();
+    const { policy, metrics, log, blobs } = this.deps;
+    this.addedSinceSweep = 0;
+    const { index, folded } = await this.foldAccess();
+    const { versions, usedBytes: usedBytesBefore } = await this.inventory();
+    const now = Date.now();
+    const lastServed = (v: VersionInfo) => Math.max(index.get(accessId(v.lowerId, v.lowerVersion)) ?? 0, v.filledAt);
+    const candidates = [...versions.values()]
+      .filter((v) => !v.pinned && now - lastServed(v) >= policy.graceMs)
+      .sort((a, b) => lastServed(a) - lastServed(b));
+    const evicted: Evicted[] = [];
+    let used = usedBytesBefore;
+    for (const v of candidates) {
+      const served = lastServed(v);
+      const unused = policy.evictUnusedMs !== null && now - served > policy.evictUnusedMs;
+      const overQuota = policy.maxBytes !== null && used > policy.maxBytes;
+      // Sorted by last use, and `used` only shrinks: once neither applies, nothing later qualifies.
+      if (!unused && !overQuota) break;
+      await this.evict(v);
+      used -= v.bytes;
+      versions.delete(accessId(v.lowerId, v.lowerVersion));
+      index.delete(accessId(v.lowerId, v.lowerVersion));
+      const reason = unused ? 'unused' : 'quota';
+      evicted.push({ lowerId: v.lowerId, lowerVersion: v.lowerVersion, bytes: v.bytes, reason, lastServedMs: served });
+      metrics.evictions.inc({ reason });
+      metrics.evictedBytes.inc(v.bytes);
+    }
+    // The index keeps only versions still held; then the folded deltas can go.
+    for (const k of [...index.keys()]) if (!versions.has(k)) index.delete(k);
+    await writeBlob(blobs, ACCESS_INDEX_KEY, serializeAccessMap(index), { durable: false });
+    for (const key of folded) await blobs.delete(key);
+    if (evicted.length > 0) await bumpGeneration(blobs);
+
+    const held = [...versions.values()].filter((v) => v.hasNupkg);
+    metrics.storageUsedBytes.set(used);
+    metrics.blobsOnDisk.set(held.length);
+    metrics.blobBytesOnDisk.set(held.reduce((n, v) => n + v.bytes, 0));
+    this.lastUsedBytes = used;
+    const result: SweepResult = {
+      usedBytesBefore,
+      usedBytes: used,
+      quotaBytes: policy.maxBytes,
+      versions: versions.size,
+      pinned: [...versions.values()].filter((v) => v.pinned).length,
+      evicted,
+      evictedBytes: evicted.reduce((n, e) => n + e.bytes, 0),
+      overQuota: policy.maxBytes !== null && used > policy.maxBytes,
+      durationMs: performance.now() - started,
+    };
+    metrics.retentionSweeps.inc({ result: result.overQuota ? 'over_quota' : 'ok' });
+    metrics.retentionSweepDuration.observe(result.durationMs / 1000);
+    const line = {
+      usedBytes: result.usedBytes,
+      usedBytesBefore,
+      quotaBytes: result.quotaBytes,
+      versions: result.versions,
+      pinned: result.pinned,
+      evicted: evicted.length,
+      evictedBytes: result.evictedBytes,
+      durationMs: Math.round(result.durationMs),
+    };
+    if (result.overQuota) log.warn(line, 'retention sweep: still over quota (everything left is pinned or in use)');
+    else log.info(line, 'retention sweep');
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.soon) clearTimeout(this.soon);
+    this.timer = null;
+    this.soon = null;
+    await this.running?.catch(() => undefined);
+  }
+}
