@@ -54,7 +54,7 @@ function expandVariables(value: unknown, where: string, env: Env, problems: stri
   if (Array.isArray(value)) return value.map((v, i) => expandVariables(v, `${where}[${i}]`, env, problems));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = expandVariables(v, `${where}.${k}`, env, problems);
+    for (const [k, v] of Object.entries(value)) out[k] = expandVariables(v, where.endsWith(':') ? `${where} ${k}` : `${where}.${k}`, env, problems);
     return out;
   }
   return value;
@@ -86,7 +86,7 @@ export function readConfigFile(path: string, env: Env, problems: string[]): RawC
     problems.push(`${path}: must be a mapping of settings (key: value)`);
     return null;
   }
-  const expanded = expandVariables(doc, path, env, problems) as Record<string, unknown>;
+  const expanded = expandVariables(doc, `${path}:`, env, problems) as Record<string, unknown>;
   const options = new Map<string, { value: unknown; where: string }>();
   for (const [k, v] of Object.entries(expanded)) if (!SECTION_KEYS.has(k)) options.set(k, { value: v, where: `${path}: ${k}` });
 

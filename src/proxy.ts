@@ -1,19 +1,26 @@
-// Builds the proxy's object graph from a configuration: stores, upstream client, breaker and every
+// Builds the proxy's object graph from a configuration: stores; each upstream (a V3 feed or a folder) with
+// its transport, breaker, document cache and layout, and the routing between them; the policy; and every
 // resource. Shared by `serve` and the offline tools (prefetch, export, import) so they fill one cache the
 // same way.
 
 import { CircuitBreaker } from './breaker.ts';
 import type { Config } from './config.ts';
+import { FolderUpstream } from './folder-upstream.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import { Policy } from './policy/rules.ts';
 import { RewritePool } from './rewrite-pool.ts';
 import { DocumentCache } from './resources/documents.ts';
+import { Feeds, type Feed } from './resources/feeds.ts';
 import { FlatContainerResource } from './resources/flat-container.ts';
 import { LocalPackages } from './resources/local-packages.ts';
+import { PolicyGate } from './resources/policy.ts';
+import { RegistrationDocs } from './resources/registration-docs.ts';
 import { RegistrationResource } from './resources/registration.ts';
 import { SearchResource } from './resources/search.ts';
 import { ServiceIndexResource } from './resources/service-index.ts';
 import { SignaturesResource } from './resources/signatures.ts';
+import { FeedIndex, FolderIndex } from './resources/upstream-index.ts';
 import { VulnerabilityResource } from './resources/vulnerability.ts';
 import { AccessLog } from './retention/access-log.ts';
 import { Sweeper } from './retention/sweeper.ts';
@@ -31,16 +38,20 @@ export interface Proxy {
   readonly blobs: BlobStore;
   readonly temp: LocalTemp;
   readonly store: MetadataStore;
-  readonly breaker: CircuitBreaker;
-  readonly upstream: UpstreamClient | null;
+  /** The upstreams, each with its transport, breaker, documents and layout, and the routing between them. */
+  readonly feeds: Feeds;
+  /** Reads and writes metadata entries by key, whatever upstream they belong to (tools, prefetch, import). */
   readonly docs: DocumentCache;
   readonly local: LocalPackages;
   readonly serviceIndex: ServiceIndexResource;
   readonly flat: FlatContainerResource;
+  readonly registrationDocs: RegistrationDocs;
   readonly registration: RegistrationResource;
   readonly search: SearchResource;
   readonly vulnerability: VulnerabilityResource;
   readonly signatures: SignaturesResource;
+  /** null: no policy configured. */
+  readonly policy: PolicyGate | null;
   readonly access: AccessLog;
   readonly retention: Sweeper;
   /** Drops in-memory views of the cache directory when a tool (import, prefetch) changed it. */
@@ -60,31 +71,48 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   const blobs = await createBlobStore(config);
   const memoryBytes = config.memoryCacheMb * 1024 * 1024;
   const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redisUrl: config.redisUrl, metrics, log });
-  const breaker = new CircuitBreaker({
-    failureThreshold: config.breakerFailures,
-    backoffMs: config.breakerBackoffMs,
-    maxBackoffMs: config.breakerMaxBackoffMs,
-    onChange: (host, state) => {
-      metrics.breakerState.set({ upstream: host }, BREAKER_STATE_VALUE[state]);
-      metrics.breakerTransitions.inc({ upstream: host, to: state });
-      log.warn({ upstream: host, state }, 'upstream circuit breaker changed state');
-    },
+  const feedList: Feed[] = config.upstreams.map((spec) => {
+    const breaker = new CircuitBreaker({
+      failureThreshold: config.breakerFailures,
+      backoffMs: config.breakerBackoffMs,
+      maxBackoffMs: config.breakerMaxBackoffMs,
+      onChange: (host, state) => {
+        metrics.breakerState.set({ upstream: spec.name, host }, BREAKER_STATE_VALUE[state]);
+        metrics.breakerTransitions.inc({ upstream: spec.name, host, to: state });
+        log.warn({ upstream: spec.name, host, state }, 'upstream circuit breaker changed state');
+      },
+    });
+    let transport: Feed['transport'] = null;
+    if (!config.offline) {
+      transport =
+        spec.kind === 'feed'
+          ? new UpstreamClient({ config: spec, metrics, log, breaker })
+          : new FolderUpstream({ name: spec.name, folder: spec.folder, metrics, log });
+      if (spec.kind === 'feed') metrics.breakerState.set({ upstream: spec.name, host: new URL(spec.url).host }, 0);
+    }
+    const docs = new DocumentCache({ store, upstream: transport, breaker, metrics, log, staleWaitMs: config.staleWaitMs });
+    const index =
+      spec.kind === 'feed'
+        ? new FeedIndex({ name: spec.name, url: spec.url, offline: config.offline, serviceIndexTtlSeconds: spec.serviceIndexTtlSeconds, notFoundTtlSeconds: spec.notFoundTtlSeconds, docs })
+        : new FolderIndex(spec.name);
+    return { name: spec.name, spec, transport, breaker, docs, index };
   });
-  const upstream = config.offline ? null : new UpstreamClient({ config, metrics, log, breaker });
-  if (!config.offline) metrics.breakerState.set({ upstream: new URL(config.upstream).host }, 0);
-  const docs = new DocumentCache({ store, upstream, breaker, metrics, log, staleWaitMs: config.staleWaitMs });
+  const feeds = new Feeds(feedList, config.packageSourceMapping);
+  const docs = new DocumentCache({ store, upstream: null, breaker: feeds.first.breaker, metrics, log, staleWaitMs: config.staleWaitMs });
   const rewriter = new RewritePool(metrics, config.rewriteWorkers);
   const local = new LocalPackages(blobs, log);
-  let vulnerability: VulnerabilityResource | null = null;
-  let signatures: SignaturesResource | null = null;
+  const vulnerability = new VulnerabilityResource({ offline: config.offline, feeds, log });
+  const signatures = new SignaturesResource({ offline: config.offline, feeds });
   const serviceIndex = new ServiceIndexResource({
-    config,
-    docs,
-    hasVulnerabilityData: async () => (vulnerability ? vulnerability.hasMirroredData() : false),
-    cachedSignatureVersions: async (versions) => (signatures ? signatures.cachedVersions(versions) : new Set()),
+    offline: config.offline,
+    feeds,
+    hasVulnerabilityData: () => vulnerability.hasMirroredData(),
+    cachedSignatureVersions: (versions) => signatures.cachedVersions(versions),
   });
-  vulnerability = new VulnerabilityResource({ config, docs, index: serviceIndex });
-  signatures = new SignaturesResource({ config, docs, index: serviceIndex });
+  const registrationDocs = new RegistrationDocs({ rewriter, offline: config.offline });
+  const policy = config.policy
+    ? new PolicyGate({ policy: new Policy(config.policy), feeds, registration: registrationDocs, advisories: vulnerability, metrics, log })
+    : null;
   const access = new AccessLog(blobs, log, ACCESS_FLUSH_MS);
   const retention = new Sweeper({
     blobs,
@@ -97,9 +125,9 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     },
     onEvicted: (lowerId, lowerVersion) => local.noteRemoved(lowerId, lowerVersion),
   });
-  const flat = new FlatContainerResource({ config, docs, index: serviceIndex, blobs, temp, local, upstream, metrics, log, access, retention });
-  const registration = new RegistrationResource({ config, docs, index: serviceIndex, local, rewriter });
-  const search = new SearchResource({ config, docs, index: serviceIndex, local, rewriter });
+  const flat = new FlatContainerResource({ config, feeds, blobs, temp, local, policy, metrics, log, access, retention });
+  const registration = new RegistrationResource({ config, feeds, docs: registrationDocs, local, policy });
+  const search = new SearchResource({ config, feeds, local, rewriter, policy });
 
   // Disk gauges: one scan in the background at start, then kept current by fills.
   void local.totals().then(
@@ -124,24 +152,25 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     blobs,
     temp,
     store,
-    breaker,
-    upstream,
+    feeds,
     docs,
     local,
     serviceIndex,
     flat,
+    registrationDocs,
     registration,
     search,
     vulnerability,
     signatures,
+    policy,
     access,
     retention,
     checkGeneration: () => generation.check(),
     async close() {
-      await Promise.allSettled([flat.drain(), docs.drain()]);
+      await Promise.allSettled([flat.drain(), docs.drain(), ...feeds.all.map((f) => f.docs.drain())]);
       await retention.close();
       await access.close();
-      upstream?.close();
+      feeds.close();
       await rewriter.close();
       await store.close();
       await blobs.close();
