@@ -394,7 +394,7 @@ function checkCredentials(u: UpstreamSettings, where: string, problems: string[]
   if (u.username !== null && u.password === null) problems.push(`${where}: username needs a password`);
   if (u.password !== null && u.username === null) problems.push(`${where}: password needs a username`);
   if (u.token !== null && u.username !== null) problems.push(`${where}: use either token or username/password, not both`);
-  if (u.caFile) {
+  if (u.caFile && existsSync(u.caFile)) {
     try {
       if (!readFileSync(u.caFile, 'utf8').includes('BEGIN CERTIFICATE')) problems.push(`${where}: caFile ${u.caFile} is not a PEM certificate bundle`);
     } catch (err) {
@@ -471,8 +471,8 @@ function resolveUpstreams(config: Config, explicit: ReadonlySet<keyof Config>, f
 }
 
 /** Validates `packageSourceMapping`: every name an upstream, every pattern NuGet syntax. */
-function resolveMapping(raw: ReadonlyArray<readonly [string, unknown]>, upstreams: readonly UpstreamSpec[], problems: string[]): Array<[string, string[]]> {
-  const names = new Set(upstreams.map((u) => u.name));
+function resolveMapping(raw: ReadonlyArray<readonly [string, unknown]>, upstreamNames: readonly string[], problems: string[]): Array<[string, string[]]> {
+  const names = new Set(upstreamNames);
   const out: Array<[string, string[]]> = [];
   for (const [name, patterns] of raw) {
     const where = `packageSourceMapping.${name.startsWith(UNAVAILABLE_SOURCE) ? name.slice(1) : name}`;
@@ -557,7 +557,9 @@ export function parseConfig(
   }
   const explicit = new Set(values.keys());
   out['upstreams'] = resolveUpstreams(out as unknown as Config, explicit, file, problems);
-  out['packageSourceMapping'] = file?.mapping ? resolveMapping(file.mapping, out['upstreams'] as UpstreamSpec[], problems) : null;
+  // Names of upstreams with problems count too: their mapping entries are not a second mistake.
+  const declared = file?.upstreams ? file.upstreams.map((u) => u['name']).filter((n): n is string => typeof n === 'string') : [DEFAULT_UPSTREAM_NAME];
+  out['packageSourceMapping'] = file?.mapping ? resolveMapping(file.mapping, declared, problems) : null;
   out['policy'] = file?.policy ? parsePolicyConfig(file.policy.value, file.policy.where, problems) : null;
   const config = out as unknown as Config;
 

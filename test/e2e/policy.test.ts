@@ -109,7 +109,10 @@ test('a floating version resolves to the newest old-enough version', async () =>
 
 /** The lines of restore output that carry the proxy's reason (shown in the test report). */
 function reasonLines(output: string): string {
-  return output.split('\n').filter((l) => /nuget-proxy policy/.test(l)).map((l) => l.trim()).slice(0, 3).join('\n');
+  const lines = output.split('\n').map((l) => l.trim());
+  const reason = lines.find((l) => /nuget-proxy policy/.test(l));
+  const error = lines.find((l) => /: error /.test(l));
+  return [reason, error].filter((l): l is string => l !== undefined).join('\n');
 }
 
 test('a pinned young version is refused and dotnet restore prints why', async (t) => {

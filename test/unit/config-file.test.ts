@@ -3,7 +3,7 @@
 // as the source of upstreams, mapping and credentials, and the policy section. Files live in a temp dir.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -303,5 +303,19 @@ describe('policy section', () => {
     assert.equal(p?.youngPinned, 'refuse');
     assert.deepEqual(p?.vulnerabilities, { minSeverity: 1, action: 'refuse', exempt: ['Legacy.*', 'https://github.com/advisories/GHSA-xxxx'] });
     assert.deepEqual(p?.allow, ['Contoso.*', 'Newtonsoft.Json [13.0.1,)']);
+  });
+});
+
+describe('the README example', () => {
+  it('parses; only the example machine\'s folder and CA file are missing here', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Several feeds'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    assert.match(yaml, /packageSourceMapping:/);
+    const path = file(yaml);
+    const problems = problemsOf(() => parseConfig('serve', ['--config', path], { INTERNAL_FEED_TOKEN: 't' }, dir));
+    assert.equal(problems.length, 2, problems.join('\n'));
+    assert.ok(problems.some((p) => /upstreams\[1\]\.folder: "\/srv\/nuget\/packages" is not a directory/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /upstreams\[0\]\.caFile=.*file not found/.test(p)), problems.join('\n'));
   });
 });
