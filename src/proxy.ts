@@ -14,6 +14,7 @@ import { DocumentCache } from './resources/documents.ts';
 import { Feeds, type Feed } from './resources/feeds.ts';
 import { FlatContainerResource } from './resources/flat-container.ts';
 import { LocalPackages } from './resources/local-packages.ts';
+import { Mirror } from './resources/mirror.ts';
 import { PolicyGate } from './resources/policy.ts';
 import { RegistrationDocs } from './resources/registration-docs.ts';
 import { RegistrationResource } from './resources/registration.ts';
@@ -52,6 +53,8 @@ export interface Proxy {
   readonly signatures: SignaturesResource;
   /** null: no policy configured. */
   readonly policy: PolicyGate | null;
+  /** What prefetch fetches for offline use, and the metadata keys that hold it. */
+  readonly mirror: Mirror;
   readonly access: AccessLog;
   readonly retention: Sweeper;
   /** Drops in-memory views of the cache directory when a tool (import, prefetch) changed it. */
@@ -130,6 +133,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   const flat = new FlatContainerResource({ config, feeds, blobs, temp, local, policy, metrics, log, access, retention });
   const registration = new RegistrationResource({ config, feeds, docs: registrationDocs, local, policy });
   const search = new SearchResource({ config, feeds, local, rewriter, policy });
+  const mirror = new Mirror({ feeds, registration: registrationDocs, vulnerability, signatures });
 
   // Disk gauges: one scan in the background at start, then kept current by fills.
   void local.totals().then(
@@ -165,6 +169,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     vulnerability,
     signatures,
     policy,
+    mirror,
     access,
     retention,
     checkGeneration: () => generation.check(),

@@ -9,6 +9,7 @@ import { parseRegistrationPath, registrationBasePath, registrationRelativePath, 
 import type { LeafItem } from '../nuget/registration-synthesis.ts';
 import { BASE_MARKER } from '../nuget/rewrite.ts';
 import type { RewritePool } from '../rewrite-pool.ts';
+import type { MetaEntry } from '../storage/metadata-store.ts';
 import type { DocumentResult, DocumentSpec } from './documents.ts';
 import type { Feed } from './feeds.ts';
 import { registrationKey } from './keys.ts';
@@ -57,7 +58,24 @@ export function leafPublished(leaf: LeafItem): Date | null {
   return Number.isNaN(t) ? null : new Date(t);
 }
 
+/** Parsed leaves kept per upstream, hive and id (the policy asks on every download). */
+const LEAVES_MEMO_ENTRIES = 2048;
+
+interface ParsedLeaves {
+  /** fetchedAt of the index document these came from. */
+  readonly indexAt: number;
+  readonly inline: readonly Json[];
+  readonly separate: ReadonlyArray<Extract<RegistrationPath, { kind: 'page' }>>;
+  /** fetchedAt of each separate page, in order. */
+  readonly pagesAt: readonly number[];
+  readonly leaves: Map<string, LeafItem>;
+}
+
 export class RegistrationDocs {
+  /** feed|hive|id → the last parse, reused while the documents are the same (same fetch times). */
+  private readonly parsed = new Map<string, ParsedLeaves>();
+  private readonly cachedParsed = new Map<string, { stamp: string; leaves: Map<string, LeafItem> }>();
+
   constructor(private readonly deps: { readonly rewriter: RewritePool; readonly offline: boolean }) {}
 
   /** The upstream hive serving proxy hive `hive`: the same name, else the upstream's primary hive. */
@@ -116,34 +134,66 @@ export class RegistrationDocs {
     if (!h) throw new UpstreamUnavailable(502, 'UPSTREAM_NO_REGISTRATION', `upstream ${feed.name} has no registration resource`);
     const index = await this.get(feed, layout, h.hive, { kind: 'index', lowerId });
     if (index.entry.status !== 200) return null;
-    const pages: Json[] = [];
-    let warning = index.warning;
-    for (const item of (asObject(JSON.parse(index.entry.body))?.['items'] as unknown[] | undefined) ?? []) {
-      const page = asObject(item);
-      if (!page) continue;
-      if (Array.isArray(page['items'])) pages.push(page);
-      else if (typeof page['@id'] === 'string') {
-        const separate = pageOfStoredId(h.hive, page['@id']);
-        if (!separate) continue;
-        const doc = await this.get(feed, layout, h.hive, separate);
-        warning ??= doc.warning;
-        const parsed = doc.entry.status === 200 ? asObject(JSON.parse(doc.entry.body)) : null;
-        if (parsed) pages.push(parsed);
+    const memoKey = `${feed.name}|${h.hive}|${lowerId}`;
+    const memo = this.parsed.get(memoKey);
+    let inline: readonly Json[];
+    let separate: ReadonlyArray<Extract<RegistrationPath, { kind: 'page' }>>;
+    if (memo && memo.indexAt === index.entry.fetchedAt) ({ inline, separate } = memo);
+    else {
+      const pages: Json[] = [];
+      const refs: Array<Extract<RegistrationPath, { kind: 'page' }>> = [];
+      for (const item of (asObject(JSON.parse(index.entry.body))?.['items'] as unknown[] | undefined) ?? []) {
+        const page = asObject(item);
+        if (!page) continue;
+        if (Array.isArray(page['items'])) pages.push(page);
+        else if (typeof page['@id'] === 'string') {
+          const p = pageOfStoredId(h.hive, page['@id']);
+          if (p) refs.push(p);
+        }
       }
+      inline = pages;
+      separate = refs;
     }
-    return { leaves: leavesOfPages(pages), ...(warning ? { warning } : {}) };
+    let warning = index.warning;
+    const entries = [];
+    for (const p of separate) {
+      const doc = await this.get(feed, layout, h.hive, p);
+      warning ??= doc.warning;
+      entries.push(doc.entry);
+    }
+    const pagesAt = entries.map((e) => e.fetchedAt);
+    const same = memo && memo.indexAt === index.entry.fetchedAt && memo.pagesAt.length === pagesAt.length && memo.pagesAt.every((t, i) => t === pagesAt[i]);
+    let leaves: Map<string, LeafItem>;
+    if (same) leaves = memo.leaves;
+    else {
+      const docs = entries.flatMap((e) => {
+        const parsed = e.status === 200 ? asObject(JSON.parse(e.body)) : null;
+        return parsed ? [parsed] : [];
+      });
+      leaves = leavesOfPages([...inline, ...docs]);
+      if (this.parsed.size >= LEAVES_MEMO_ENTRIES) this.parsed.clear();
+      this.parsed.set(memoKey, { indexAt: index.entry.fetchedAt, inline, separate, pagesAt, leaves });
+    }
+    return { leaves, ...(warning ? { warning } : {}) };
   }
 
   /** The leaves of `lowerId` from whatever `feed`'s registration documents are cached (any age, any hive). */
   async cachedLeaves(feed: Feed, hive: string, lowerId: string): Promise<{ leaves: Map<string, LeafItem> } | null> {
     const layout = await feed.index.layout().catch(() => null);
     const hives = [hive, ...(layout?.primaryHive ? [layout.primaryHive] : []), 'semver2', 'gz-semver1', 'semver1'];
-    const leaves = new Map<string, LeafItem>();
-    let found = false;
+    const indexes: Array<[string, MetaEntry]> = [];
     for (const h of new Set(hives)) {
       const index = await feed.docs.peek(registrationKey(feed.name, h, `${lowerId}/index.json`));
-      if (index?.status !== 200) continue;
-      found = true;
+      if (index?.status === 200) indexes.push([h, index]);
+    }
+    if (indexes.length === 0) return null;
+    // Offline the documents only change through an import (new fetch times): parse once per set.
+    const memoKey = `cached|${feed.name}|${hive}|${lowerId}`;
+    const stamp = indexes.map(([h, e]) => `${h}:${e.fetchedAt}`).join('|');
+    const memo = this.cachedParsed.get(memoKey);
+    if (memo?.stamp === stamp) return { leaves: memo.leaves };
+    const leaves = new Map<string, LeafItem>();
+    for (const [h, index] of indexes) {
       const pages: Json[] = [];
       for (const item of (asObject(JSON.parse(index.body))?.['items'] as unknown[] | undefined) ?? []) {
         const page = asObject(item);
@@ -159,7 +209,9 @@ export class RegistrationDocs {
       }
       for (const [v, leaf] of leavesOfPages(pages)) if (!leaves.has(v)) leaves.set(v, leaf);
     }
-    return found ? { leaves } : null;
+    if (this.cachedParsed.size >= LEAVES_MEMO_ENTRIES) this.cachedParsed.clear();
+    this.cachedParsed.set(memoKey, { stamp, leaves });
+    return { leaves };
   }
 }
 

@@ -161,3 +161,32 @@ test('an id the mapping covers nowhere is not found, and no upstream is asked', 
   assert.equal((await fetch(`${p.url}/v3/flatcontainer/big.lib/1.0.0/big.lib.1.0.0.nupkg`)).status, 404);
   assert.equal(a.count(/big\.lib/) + b.count(/big\.lib/), 0);
 });
+
+test('mirror: what prefetch stores for an id and for the feeds, keyed per upstream; offline answers the same', async () => {
+  const cacheDir = await makeTempDir('multi-mirror');
+  const yaml = config('packageSourceMapping:\n  a: ["Big.*", "*"]\n  b: ["Big.*", "Only.*"]\n');
+  const p = await proxyWith('mirror', yaml, cacheDir);
+  const rc = { publicBase: p.url, https: false, log: p.proxy.log };
+  const online = ((await (await fetch(`${p.url}/v3/flatcontainer/big.lib/index.json`)).json()) as { versions: string[] }).versions;
+  assert.equal(online.length, 160);
+  await (await fetch(`${p.url}/v3/flatcontainer/big.lib/2.0.59/big.lib.2.0.59.nupkg`)).arrayBuffer();
+  await (await fetch(`${p.url}/v3/flatcontainer/big.lib/1.0.5/big.lib.1.0.5.nupkg`)).arrayBuffer();
+  const id = await p.proxy.mirror.id('big.lib');
+  assert.deepEqual(id.failures, []);
+  for (const k of ['u:a:versions:big.lib', 'u:b:versions:big.lib', 'u:a:reg:semver2:big.lib/index.json', 'u:b:reg:semver2:big.lib/index.json', 'u:a:reg:semver1:big.lib/index.json']) {
+    assert.ok(id.keys.includes(k), `${k} in ${id.keys.join(', ')}`);
+  }
+  const feedsResult = await p.proxy.mirror.feeds(rc);
+  assert.deepEqual(feedsResult.failures, []);
+  for (const k of ['u:a:svc:index', 'u:b:svc:index', 'u:a:vuln:index', 'u:b:vuln:index']) assert.ok(feedsResult.keys.includes(k), `${k} in ${feedsResult.keys.join(', ')}`);
+  assert.ok(feedsResult.keys.some((k) => k.startsWith('u:b:vuln:page:')));
+  await p.stop();
+
+  const offline = await proxyWith('mirror-offline', `offline: true\n${yaml}`, cacheDir);
+  const held = ((await (await fetch(`${offline.url}/v3/flatcontainer/big.lib/index.json`)).json()) as { versions: string[] }).versions;
+  assert.deepEqual(held, ['1.0.5', '2.0.59']);
+  const reg = (await (await fetch(`${offline.url}/v3/registration/semver2/big.lib/index.json`)).json()) as { items: Array<{ items: Array<{ catalogEntry: { description: string } }> }> };
+  assert.deepEqual(reg.items[0]?.items.map((l) => l.catalogEntry.description), ['a', 'b'], "each version's leaf from the upstream it came from");
+  const vulns = (await (await fetch(`${offline.url}/v3/vulnerabilities/index.json`)).json()) as unknown[];
+  assert.equal(vulns.length, 4);
+});
