@@ -165,7 +165,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'On SIGTERM/SIGINT: how long to let in-flight responses and fills finish before exiting.' },
 
   { key: 'upstream', flag: 'upstream', kind: 'url', default: 'https://api.nuget.org/v3/index.json', group: 'Upstream', commands: NET,
-    description: 'Service index URL of the upstream V3 feed.' },
+    description: 'Service index URL of the upstream V3 feed (the one upstream; for several, list them in --config).' },
   { key: 'offline', flag: 'offline', kind: 'bool', default: false, group: 'Upstream', commands: ALL,
     description: 'Never contact upstream: serve only what the cache holds.' },
   { key: 'upstreamConnectTimeoutMs', flag: 'upstream-connect-timeout-ms', kind: 'int', default: 5000, min: 1, group: 'Upstream', commands: NET,

@@ -117,6 +117,7 @@ export class FlatContainerResource {
   /** Held versions `lowerId` may be served from now (their source is a feed it routes to). */
   private held(lowerId: string, from?: readonly Feed[]): Promise<HeldVersion[]> {
     const { feeds, local } = this.deps;
+    if (feeds.single) return feeds.route(lowerId).length > 0 ? local.heldVersions(lowerId) : Promise.resolve([]);
     const names = from ? new Set(from.map((f) => f.name)) : null;
     return local.heldVersionsFrom(lowerId, (source) => feeds.mayServe(lowerId, source) && (names === null || feeds.single || (source !== null && names.has(source))));
   }
@@ -255,7 +256,10 @@ export class FlatContainerResource {
 
   /** Whether the cached files of a version may be served for its id now (see PackageFile 'source'). */
   private async servable(lowerId: string, lowerVersion: string): Promise<boolean> {
-    return this.deps.feeds.mayServe(lowerId, await this.deps.local.source(lowerId, lowerVersion));
+    const { feeds, local } = this.deps;
+    // One upstream: every held copy is its own (no marker read on the hit path).
+    if (feeds.single) return feeds.mayServe(lowerId, null);
+    return feeds.mayServe(lowerId, await local.source(lowerId, lowerVersion));
   }
 
   /**

@@ -183,7 +183,9 @@ export class RegistrationResource {
   private async heldCandidates(lowerId: string, from: readonly Feed[], hive: string): Promise<Map<string, Candidate>> {
     const { feeds, local } = this.deps;
     const names = new Set(from.map((f) => f.name));
-    const held = await local.heldVersionsFrom(lowerId, (source) => feeds.mayServe(lowerId, source) && (feeds.single || (source !== null && names.has(source))));
+    const held = feeds.single
+      ? await local.heldVersions(lowerId)
+      : await local.heldVersionsFrom(lowerId, (source) => feeds.mayServe(lowerId, source) && source !== null && names.has(source));
     const out = new Map<string, Candidate>();
     if (held.length === 0) return out;
     const cached = new Map<string, Map<string, LeafItem>>();

@@ -51,7 +51,7 @@ export class SearchResource {
     const out: LocalPackage[] = [];
     for (const lowerId of await local.allIds()) {
       if (feeds.route(lowerId).length === 0) continue;
-      let held = await local.heldVersionsFrom(lowerId, (source) => feeds.mayServe(lowerId, source));
+      let held = feeds.single ? await local.heldVersions(lowerId) : await local.heldVersionsFrom(lowerId, (source) => feeds.mayServe(lowerId, source));
       if (policy && held.length > 0) {
         const shown = new Set((await policy.visibleVersions(lowerId, held.map((h) => ({ lowerVersion: h.lowerVersion, version: h.version, feed: null })), rc)).versions);
         held = held.filter((h) => shown.has(h.lowerVersion));
