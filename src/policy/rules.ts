@@ -204,6 +204,12 @@ export class Policy {
     this.vulnExemptIds = new PatternSet(exempt.filter((e) => !/^https?:\/\//i.test(e)));
   }
 
+  /** Whether every version of `lowerId` is hidden whatever its version (a deny entry without a range, or off the allow list). */
+  idHidden(lowerId: string): boolean {
+    if (this.deny.some((r) => r.range === null && r.ids.matches(lowerId))) return true;
+    return this.allow !== null && !this.allow.some((r) => r.ids.matches(lowerId));
+  }
+
   /** Whether decide() needs the published date of `lowerId`'s versions. */
   needsPublished(lowerId: string): boolean {
     return this.config.minReleaseAgeMs !== null && !this.ageExempt.matches(lowerId);

@@ -123,6 +123,11 @@ export class PolicyGate {
     }
   }
 
+  /** Whether no version of `lowerId` can ever be shown (autocomplete leaves such ids out). */
+  idHidden(lowerId: string): boolean {
+    return this.deps.policy.idHidden(lowerId);
+  }
+
   /** The candidates a client may see, and one warning line naming what was hidden and why. */
   async visibleVersions(lowerId: string, candidates: readonly VersionCandidate[], rc: RequestContext): Promise<{ versions: string[]; warnings: string[] }> {
     const decisions = await this.decide(lowerId, candidates);

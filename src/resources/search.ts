@@ -219,6 +219,7 @@ export class SearchResource {
       for (const id of Array.isArray(doc['data']) ? (doc['data'] as unknown[]) : []) {
         const lowerId = typeof id === 'string' ? toLowerId(id) : null;
         if (typeof id !== 'string' || !lowerId || !feeds.route(lowerId).includes(feed) || seen.has(lowerId)) continue;
+        if (this.deps.policy?.idHidden(lowerId)) continue;
         seen.add(lowerId);
         kept.push(id);
       }

@@ -46,6 +46,14 @@ describe('deny and allow', () => {
     });
   }
 
+  it('idHidden: a deny entry without a range, or an id off the allow list', () => {
+    assert.ok(policy.idHidden('evil.thing'));
+    assert.ok(!policy.idHidden('some.package'), 'a ranged deny hides only some versions');
+    const allowing = new Policy(config({ allow: ['Contoso.*', 'Newtonsoft.Json [13.0.1,)'] }));
+    assert.ok(allowing.idHidden('xunit'));
+    assert.ok(!allowing.idHidden('newtonsoft.json'));
+  });
+
   it('an allow list permits only what it matches; deny wins over allow', () => {
     const p = new Policy(config({ deny: ['Contoso.Bad'], allow: ['Contoso.*', 'Newtonsoft.Json [13.0.1,)'] }));
     assert.equal(decide(p, 'Contoso.Core', '1.0.0'), null);
