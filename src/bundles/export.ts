@@ -38,11 +38,11 @@ import {
   readMetadataHead,
   type CacheFile,
   type MetadataHead,
-} from './cache-files.ts';
-import { Progress, formatBytes, formatDuration } from './progress.ts';
-import { readSelection, SelectionError, type Selection } from './selection.ts';
+} from '../tools/cache-files.ts';
+import { Progress, formatBytes, formatDuration } from '../cli/progress.ts';
+import { readSelection, SelectionError, type Selection } from '../prefetch/selection.ts';
 import { TarError, TarReader, TarWriter, type ByteSink } from './tar.ts';
-import { ToolError, terminalOf, type ToolDeps } from './tool.ts';
+import { ToolError, terminalOf, type ToolDeps } from '../cli/tool.ts';
 
 const CHUNK_BYTES = 1024 * 1024;
 const MAX_CONTROL_BYTES = 512 * 1024 * 1024;

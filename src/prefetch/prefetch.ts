@@ -17,12 +17,12 @@ import { SERVICE_INDEX_KEY, type Layout } from '../resources/service-index.ts';
 import { signaturesKey } from '../resources/keys.ts';
 import type { RequestContext } from '../resources/types.ts';
 import { VULNERABILITY_INDEX_KEY } from '../resources/vulnerability.ts';
-import { registrationKey, versionsKey, vulnerabilityPageKey } from './cache-files.ts';
+import { registrationKey, versionsKey, vulnerabilityPageKey } from '../tools/cache-files.ts';
 import { collectInputs, type CollectedInputs } from './collect.ts';
 import { requestKey, type PackageRequest, type VersionSpec } from './inputs.ts';
-import { Progress, formatBytes, formatDuration } from './progress.ts';
+import { Progress, formatBytes, formatDuration } from '../cli/progress.ts';
 import { makeSelection, writeSelection, type Selection } from './selection.ts';
-import { ToolError, terminalOf, type ToolDeps } from './tool.ts';
+import { ToolError, terminalOf, type ToolDeps } from '../cli/tool.ts';
 
 export interface PrefetchedPackage {
   readonly lowerId: string;

@@ -1,5 +1,5 @@
-// Tests for the bundle format (src/tools/bundle-format.ts), the cache-path whitelist and metadata-file
-// reading (src/tools/cache-files.ts) and selection files (src/tools/selection.ts). The metadata layout is
+// Tests for the bundle format (src/bundles/bundle-format.ts), the cache-path whitelist and metadata-file
+// reading (src/tools/cache-files.ts) and selection files (src/prefetch/selection.ts). The metadata layout is
 // checked against the real MetadataStore, so a change there breaks this test, not an import.
 
 import assert from 'node:assert/strict';
@@ -17,9 +17,9 @@ import {
   parseHeader,
   parseManifest,
   sha512Hex,
-} from '../../src/tools/bundle-format.ts';
+} from '../../src/bundles/bundle-format.ts';
 import { classifyCachePath, isAlwaysExportedKey, metadataPathOfKey, readMetadataHead } from '../../src/tools/cache-files.ts';
-import { makeSelection, readSelection, SelectionError, writeSelection } from '../../src/tools/selection.ts';
+import { makeSelection, readSelection, SelectionError, writeSelection } from '../../src/prefetch/selection.ts';
 import { makeTempDir } from '../helpers/proxy.ts';
 
 const dirs: string[] = [];
