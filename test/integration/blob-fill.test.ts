@@ -114,6 +114,8 @@ function rawStatus(path: string): Promise<number> {
 test('unknown package → 404; invalid id/version → 400; never 500', async () => {
   assert.equal((await get('/v3/flatcontainer/no.such.package/index.json')).status, 404);
   assert.equal((await get(nupkgPath('no.such.package', '1.0.0'))).status, 404);
+  // A valid id in another script (NuGet ids are .NET \w): a cache key like any other, so a 404 from upstream.
+  assert.equal((await get(nupkgPath('café.lib', '1.0.0'))).status, 404);
   assert.equal((await get('/v3/flatcontainer/bad..id/index.json')).status, 400);
   assert.equal((await get('/v3/flatcontainer/newtonsoft.json/1.0.0-01/newtonsoft.json.1.0.0-01.nupkg')).status, 400);
   // fetch() would resolve %2e%2e itself; send the raw path.
