@@ -22,7 +22,7 @@ import { prefetch } from '../../src/prefetch/prefetch.ts';
 import { readBlob, writeBlob, writeBlobFrom, type BlobStore } from '../../src/storage/blob-store.ts';
 import { readStoredMetadataHead } from '../../src/storage/blob-keyv-store.ts';
 import { DiskBlobStore } from '../../src/storage/disk-blob-store.ts';
-import { GENERATION_KEY, classifyKey, metadataKey, packageKey } from '../../src/storage/layout.ts';
+import { GENERATION_KEY, STATE_PREFIX, classifyKey, metadataKey, packageKey } from '../../src/storage/layout.ts';
 import { LocalTemp } from '../../src/storage/local-temp.ts';
 import { readPin } from '../../src/storage/pins.ts';
 import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
@@ -70,7 +70,8 @@ function isPinKey(key: string): boolean {
 async function listing(blobs: BlobStore, which: 'cache' | 'all' = 'cache'): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for await (const o of blobs.list('')) {
-    if (which === 'cache' && (o.key === GENERATION_KEY || isPinKey(o.key))) continue;
+    // state/ (generation stamp, access records) is the proxy's bookkeeping, not cache content.
+    if (which === 'cache' && (o.key.startsWith(STATE_PREFIX) || isPinKey(o.key))) continue;
     out.set(o.key, createHash('sha512').update((await readBlob(blobs, o.key)) ?? Buffer.alloc(0)).digest('hex'));
   }
   return out;
@@ -78,7 +79,9 @@ async function listing(blobs: BlobStore, which: 'cache' | 'all' = 'cache'): Prom
 
 /** The local temp area of a cache directory (a finished or refused import leaves no staging directory). */
 async function tempLeft(cacheDir: string): Promise<string[]> {
-  return (await readdir(new LocalTemp(cacheDir).dir, { recursive: true }).catch(() => [] as string[])).sort();
+  const entries = await readdir(new LocalTemp(cacheDir).dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  // Process directories (tmp/p-{host}-{pid}) may stay; files and staging directories must not.
+  return entries.filter((e) => e.isFile() || e.name.startsWith('import-')).map((e) => e.name).sort();
 }
 
 before(async () => {
