@@ -4,16 +4,18 @@
 // Everything on 127.0.0.1 and a temp directory, bounded by the package set.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { parseConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
-import { exportBundle, importBundle } from '../src/tools/bundle.ts';
-import { prefetch } from '../src/tools/prefetch.ts';
+import { exportBundle } from '../src/bundles/export.ts';
+import { importBundle } from '../src/bundles/import.ts';
+import { prefetch } from '../src/prefetch/prefetch.ts';
+import { DiskBlobStore } from '../src/storage/disk-blob-store.ts';
+import { packageKey } from '../src/storage/layout.ts';
 import { ROOT, table } from './lib.ts';
 import { pseudoRandomBytes, standardTestPackages } from '../test/helpers/packages.ts';
 import { realPackagePaths } from '../test/helpers/fake-upstream.ts';
@@ -63,15 +65,12 @@ async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: n
   }
 }
 
-/** A cache holding one package file of `mb` incompressible megabytes (written in chunks). */
+/** A cache holding one package file of `mb` incompressible megabytes (written in chunks, through the store). */
 async function bigCache(dir: string, mb: number): Promise<void> {
-  const pkgDir = join(dir, 'packages', 'contoso.big', '1.0.0');
-  await mkdir(pkgDir, { recursive: true });
-  const out = createWriteStream(join(pkgDir, 'contoso.big.1.0.0.nupkg'));
+  const w = await new DiskBlobStore(dir).beginWrite(packageKey('contoso.big', '1.0.0', 'nupkg'));
   const chunk = pseudoRandomBytes(MB);
-  for (let i = 0; i < mb; i++) if (!out.write(chunk)) await once(out, 'drain');
-  out.end();
-  await once(out, 'finish');
+  for (let i = 0; i < mb; i++) await w.write(chunk);
+  await w.commit();
 }
 
 function row(name: string, packages: number | string, bytes: number, seconds: number, peakRssMb: number | string): Array<string | number> {

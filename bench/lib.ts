@@ -17,7 +17,7 @@ export interface ProxyProcess {
  * The proxy as production runs it: the compiled build (`npm run bench` builds first), without the
  * TypeScript loader's overhead.
  */
-export const PROXY_ENTRY = ['dist/src/cli.js'];
+export const PROXY_ENTRY = ['dist/src/cli/nuget-proxy.js'];
 
 /** Starts `nuget-proxy serve` as a separate process (its own event loop), on 127.0.0.1. */
 export async function spawnProxy(env: Record<string, string>): Promise<ProxyProcess> {

@@ -134,6 +134,7 @@ export interface Config {
   readonly rewriteWorkers: number;
   readonly shutdownTimeoutMs: number;
   readonly concurrency: number;
+  readonly pin: boolean;
   readonly selection: string | null;
   readonly output: string | null;
   /** Bytes; null: no quota. */
@@ -242,6 +243,8 @@ export const OPTIONS: readonly OptionSpec[] = [
 
   { key: 'concurrency', flag: 'concurrency', kind: 'int', default: 8, min: 1, max: 64, group: 'prefetch', commands: ['prefetch'],
     description: 'Packages fetched in parallel.' },
+  { key: 'pin', flag: 'pin', kind: 'bool', default: false, group: 'prefetch', commands: ['prefetch'],
+    description: 'Pin every package version prefetch resolves: cache retention never evicts it (as packages imported from a bundle).' },
   { key: 'selection', flag: 'selection', kind: 'path', default: null, group: 'prefetch / export', commands: ['prefetch', 'export'],
     description: 'prefetch: write the list of what it fetched to this file. export: bundle only what this file lists.' },
   { key: 'output', flag: 'output', kind: 'path', default: null, group: 'export', commands: ['export'],

@@ -162,7 +162,7 @@ async function capture(panels: readonly PanelJson[], signal: AbortSignal): Promi
       NUGET_PROXY_SHUTDOWN_TIMEOUT_MS: '5000',
       NUGET_PROXY_LOG_LEVEL: 'error',
     });
-    const proxy = startProcess(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'serve'], { cwd: REPO, env });
+    const proxy = startProcess(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/nuget-proxy.ts'), 'serve'], { cwd: REPO, env });
     cleanups.push(['proxy', () => proxy.stop()]);
     await waitFor('the proxy to be ready', 60_000, async () => {
       if (proxy.child.exitCode !== null) throw new Error(`nuget-proxy exited:\n${proxy.output()}`);

@@ -140,22 +140,3 @@ export function registrationRelativePath(p: RegistrationPath): string {
       return `${p.lowerId}/${p.lowerVersion}.json`;
   }
 }
-
-/** Where a package's files live in the blob store (the global-packages folder layout). */
-export function blobPath(lowerId: string, lowerVersion: string, file: FlatFile): string {
-  const dir = `packages/${lowerId}/${lowerVersion}`;
-  switch (file) {
-    case 'nupkg':
-      return `${dir}/${lowerId}.${lowerVersion}.nupkg`;
-    case 'nuspec':
-      return `${dir}/${lowerId}.nuspec`;
-    case 'icon':
-      return `${dir}/icon`;
-    case 'readme':
-      return `${dir}/readme`;
-  }
-}
-
-export function sha512Path(lowerId: string, lowerVersion: string): string {
-  return `${blobPath(lowerId, lowerVersion, 'nupkg')}.sha512`;
-}

@@ -67,3 +67,60 @@ export async function readStoredMetadataKey(blobs: BlobStore, objectKey: string)
     return null;
   }
 }
+
+/** What the first two lines of a stored metadata entry say: its key, and the status and age of the document. */
+export interface MetadataHead {
+  readonly key: string;
+  readonly status: number;
+  readonly fetchedAt: number;
+}
+
+/** The head lines of an entry are short; anything longer than this is not an entry. */
+const MAX_HEAD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Parses the head of a stored metadata entry (line 1: the JSON key, see BlobKeyvStore.set; line 2: keyv's
+ * header with `value.status` and `value.fetchedAt`, see serializeEntry in metadata-store.ts). `data` holds
+ * the whole entry or at least its first two lines; null when it is not such an entry.
+ */
+export function parseMetadataHead(data: Buffer): MetadataHead | null {
+  const first = data.indexOf(0x0a);
+  if (first < 0) return null;
+  const second = data.indexOf(0x0a, first + 1);
+  try {
+    const key: unknown = JSON.parse(data.subarray(0, first).toString('utf8'));
+    const header = JSON.parse(data.subarray(first + 1, second >= 0 ? second : data.length).toString('utf8')) as { value?: { status?: unknown; fetchedAt?: unknown } } | null;
+    const value = header?.value;
+    if (typeof key !== 'string' || typeof value?.fetchedAt !== 'number' || typeof value.status !== 'number') return null;
+    return { key, status: value.status, fetchedAt: value.fetchedAt };
+  } catch {
+    return null;
+  }
+}
+
+/** Reads only as far as the head of an entry from `source` (an object's stream, or a staged file's). */
+export async function readMetadataHead(source: AsyncIterable<Buffer | Uint8Array>): Promise<MetadataHead | null> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  let newlines = 0;
+  for await (const c of source) {
+    const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c);
+    chunks.push(chunk);
+    n += chunk.length;
+    for (let at = chunk.indexOf(0x0a); at >= 0 && newlines < 2; at = chunk.indexOf(0x0a, at + 1)) newlines++;
+    if (newlines >= 2) break;
+    if (n > MAX_HEAD_BYTES) return null;
+  }
+  return parseMetadataHead(Buffer.concat(chunks));
+}
+
+/** The head of the metadata object `objectKey` in the blob store; null when it is missing or not an entry. */
+export async function readStoredMetadataHead(blobs: BlobStore, objectKey: string): Promise<MetadataHead | null> {
+  const stream = await blobs.openRead(objectKey);
+  if (!stream) return null;
+  try {
+    return await readMetadataHead(stream);
+  } finally {
+    stream.destroy();
+  }
+}

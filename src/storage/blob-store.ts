@@ -74,7 +74,9 @@ export class StorageError extends Error {
   }
 }
 
-const SEGMENT = /^[A-Za-z0-9._+~=@-]+$/;
+// Letters, marks, digits and connector punctuation of any script, as NuGet package ids allow them (.NET's \w:
+// `Café.Lib` is a valid id), plus the ASCII punctuation of versions and file names. No separators, no controls.
+const SEGMENT = /^[\p{L}\p{Mn}\p{Nd}\p{Pc}._+~=@-]+$/u;
 
 /** Throws UnsafeKeyError unless `key` is a relative '/'-separated name of plain segments. */
 export function checkKey(key: string): string {

@@ -89,7 +89,6 @@ export class DiskBlobStore implements BlobStore {
     const tmp = this.temp.path(key.slice(key.lastIndexOf('/') + 1));
     let fh: FileHandle | null;
     try {
-      await mkdir(this.temp.dir, { recursive: true });
       fh = await open(tmp, 'wx');
     } catch (err) {
       throw storageError(err, `cannot write ${key}`);

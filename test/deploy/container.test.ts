@@ -159,7 +159,7 @@ describe('Dockerfile rules', () => {
     assert.equal(argv[0], 'node');
     assert.match(argv.join(' '), /\/healthz/);
     assert.doesNotMatch(hc[0] ?? '', /\b(curl|wget)\b/);
-    assert.deepEqual(execForm(of(runtime, 'ENTRYPOINT')[0] ?? '[]'), ['node', '/app/dist/src/cli.js']);
+    assert.deepEqual(execForm(of(runtime, 'ENTRYPOINT')[0] ?? '[]'), ['node', '/app/dist/src/cli/nuget-proxy.js']);
     assert.deepEqual(execForm(of(runtime, 'CMD')[0] ?? '[]'), ['serve']);
   });
 
@@ -244,7 +244,7 @@ describe('Dockerfile replayed without Docker: the runtime stage has what it need
     const modules = new Set(await readdir(join(app, 'node_modules')));
     for (const dep of ['koa', 'got', 'pino', 'prom-client', 'keyv', 'yauzl']) assert.ok(modules.has(dep), `production dependency ${dep}`);
     for (const dev of ['typescript', 'tsx', 'pino-pretty', 'nuget-exe', 'yaml', 'kubernetes-models']) assert.ok(!modules.has(dev), `dev dependency ${dev} in the image`);
-    assert.ok(existsSync(join(app, 'dist/src/cli.js')));
+    assert.ok(existsSync(join(app, 'dist/src/cli/nuget-proxy.js')));
     assert.ok(existsSync(join(app, 'dist/src/rewrite-worker.js')), 'the rewrite worker is built');
   });
 

@@ -2,14 +2,16 @@
 // Connected side: proxy A in front of the fake upstream; `prefetch` from a real project's
 // packages.lock.json into A's cache; `export` a bundle. Air-gapped side: proxy B with --offline, no
 // upstream, an empty cache; `import` the bundle; `dotnet restore --locked-mode` succeeds and every .nupkg
-// is byte-identical to upstream's; a floating version resolves to a version B holds; damaged bundles are
-// refused and change nothing.
+// is byte-identical to upstream's and pinned; a floating version resolves to a version B holds; damaged
+// bundles are refused and change nothing.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { cp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
+import { DiskBlobStore } from '../../src/storage/disk-blob-store.ts';
+import { readPin } from '../../src/storage/pins.ts';
 import { dotnet, freshClientState, makeProject, restoredPackageHashes, runCli, sha512File } from '../helpers/clients.ts';
 import { startStandardFakeUpstream, standardPackagePaths, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { makeTempDir, startProxy, type TestProxy } from '../helpers/proxy.ts';
@@ -148,6 +150,11 @@ test('air-gapped side: import, then dotnet restore --locked-mode through the off
     assert.equal(hash, await sha512File(file), `${key} differs from upstream`);
   }
   assert.match(r.stdout, /NU1903: Package 'Contoso\.Vulnerable' 1\.0\.0/, 'audit works from the bundled vulnerability data');
+  // Everything that crossed the gap is pinned: retention never evicts it.
+  for (const key of hashes.keys()) {
+    const [lowerId = '', lowerVersion = ''] = key.split('/');
+    assert.equal((await readPin(new DiskBlobStore(airgappedCache), lowerId, lowerVersion))?.reason, 'import', `${key} pinned`);
+  }
   t.diagnostic(`prefetch: ${figures['prefetch']}; bundle ${figures['bundle']}; import: ${figures['import']}; offline locked-mode restore ${Math.round(r.durationMs)} ms`);
 });
 

@@ -42,7 +42,7 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 
 /** `nuget-proxy <args>` from the sources (as `npm run dev` runs it), with only `env` and PATH set. */
 export function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 300_000): Promise<RunResult> {
-  return run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', ...env }, timeoutMs });
+  return run(process.execPath, ['--import', 'tsx', 'src/cli/nuget-proxy.ts', ...args], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', ...env }, timeoutMs });
 }
 
 export interface FeedSource {

@@ -68,7 +68,8 @@ test('a truncated upstream body is never cached: the client gets an error, the n
   const dir = join(proxy.cacheDir, 'packages', 'contoso.mixedcase.lib', '1.1.0');
   const files = await readdir(dir).catch(() => [] as string[]);
   assert.ok(!files.some((f) => f.endsWith('.nupkg')), `nothing cached, found ${files.join(',')}`);
-  assert.deepEqual(await readdir(join(proxy.cacheDir, 'tmp')), [], 'no temp files left behind');
+  const temps = (await readdir(join(proxy.cacheDir, 'tmp'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  assert.deepEqual(temps.map((e) => e.name), [], 'no temp files left behind');
   upstream.clearFaults();
   const good = await get(nupkgPath('contoso.mixedcase.lib', '1.1.0'));
   assert.equal(good.status, 200);
@@ -114,6 +115,8 @@ function rawStatus(path: string): Promise<number> {
 test('unknown package → 404; invalid id/version → 400; never 500', async () => {
   assert.equal((await get('/v3/flatcontainer/no.such.package/index.json')).status, 404);
   assert.equal((await get(nupkgPath('no.such.package', '1.0.0'))).status, 404);
+  // A valid id in another script (NuGet ids are .NET \w): a cache key like any other, so a 404 from upstream.
+  assert.equal((await get(nupkgPath('café.lib', '1.0.0'))).status, 404);
   assert.equal((await get('/v3/flatcontainer/bad..id/index.json')).status, 400);
   assert.equal((await get('/v3/flatcontainer/newtonsoft.json/1.0.0-01/newtonsoft.json.1.0.0-01.nupkg')).status, 400);
   // fetch() would resolve %2e%2e itself; send the raw path.

@@ -52,7 +52,7 @@ test('bad configuration refuses to start with one message listing every problem'
 
 test('serve --port 0 logs its URL; SIGTERM lets an in-flight fill and response finish, then exits', async () => {
   const cacheDir = await makeTempDir('cli');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--port', '0', '--cache-dir', cacheDir], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/nuget-proxy.ts', 'serve', '--port', '0', '--cache-dir', cacheDir], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', NUGET_PROXY_UPSTREAM: upstream.serviceIndexUrl, NUGET_PROXY_SHUTDOWN_TIMEOUT_MS: '10000' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,16 +1,13 @@
-// Table tests for the proxy's URL parsing (src/nuget/paths.ts): flat-container file names, registration paths,
-// and blob paths that can never leave the packages/ tree. Flat-container shapes: docs/api/package-base-address-resource.md;
+// Table tests for the proxy's URL parsing (src/nuget/paths.ts): flat-container file names and registration
+// paths (where parsed names land in the cache: test/unit/layout.test.ts). Flat-container shapes: docs/api/package-base-address-resource.md;
 // registration shapes: NuGetGallery RegistrationUrlBuilder.cs (protocol digest §5, §6.2).
 
 import assert from 'node:assert/strict';
-import { posix } from 'node:path';
 import { describe, it } from 'node:test';
 import {
-  blobPath,
   parseFlatFile,
   parseRegistrationPath,
   registrationRelativePath,
-  sha512Path,
   type FlatFile,
 } from '../../src/nuget/paths.ts';
 
@@ -152,35 +149,3 @@ describe('parseRegistrationPath', () => {
   });
 });
 
-describe('blobPath', () => {
-  it('uses the global-packages layout', () => {
-    assert.equal(blobPath('newtonsoft.json', '13.0.3', 'nupkg'), 'packages/newtonsoft.json/13.0.3/newtonsoft.json.13.0.3.nupkg');
-    assert.equal(blobPath('newtonsoft.json', '13.0.3', 'nuspec'), 'packages/newtonsoft.json/13.0.3/newtonsoft.json.nuspec');
-    assert.equal(blobPath('newtonsoft.json', '13.0.3', 'icon'), 'packages/newtonsoft.json/13.0.3/icon');
-    assert.equal(blobPath('newtonsoft.json', '13.0.3', 'readme'), 'packages/newtonsoft.json/13.0.3/readme');
-    assert.equal(sha512Path('x', '1.0.0'), 'packages/x/1.0.0/x.1.0.0.nupkg.sha512');
-  });
-
-  // Every id/version/file combination a client can send either fails to parse or lands inside packages/<id>/<version>/.
-  const ids = ['x', 'X', '..', '.', '%2e%2e', '%2E', 'a%2Fb', 'a%5C..', '%2F', '%00', 'a.b', 'con', 'x'.repeat(100), '..%2F..', 'café', '\u0130'];
-  const versions = ['1.0.0', '1.0', '..', '%2e%2e', '1.0.0%2F..', '1.0.0-RC.1', '2.0.0+meta', '.', '%2F', '1.0.0-..'];
-  const files = ['x.1.0.0.nupkg', 'x.nuspec', 'icon', 'readme', '..', '%2e%2e', '..%2F..%2Fx', 'x.1.0.nupkg', '%2E%2E%2Fx.nuspec'];
-  it(`never escapes packages/ (${ids.length * versions.length * files.length} combinations)`, () => {
-    let accepted = 0;
-    for (const id of ids) {
-      for (const version of versions) {
-        for (const file of files) {
-          const r = parseFlatFile(id, version, file);
-          if (!r.ok) continue;
-          accepted++;
-          const p = blobPath(r.value.lowerId, r.value.lowerVersion, r.value.file);
-          assert.equal(posix.normalize(p), p, `${p} is not normalized`);
-          assert.ok(p.startsWith(`packages/${r.value.lowerId}/${r.value.lowerVersion}/`), p);
-          assert.equal(p.split('/').length, 4, `${p} has extra segments`);
-          assert.ok(!p.split('/').some((s) => s === '..' || s === '.' || s === ''), `${p} has a dot segment`);
-        }
-      }
-    }
-    assert.ok(accepted > 0, 'the table should contain some valid requests');
-  });
-});

@@ -1,21 +1,25 @@
 // `nuget-proxy prefetch` against the real fake upstream: transitive closure over every framework's
 // dependency group, NuGet's version picking, the metadata an offline restore needs, idempotence, resuming
-// after a failure, the concurrency limit, failure reporting, and the real CLI's exit codes and output.
+// after a failure, the concurrency limit, failure reporting, pinning (--pin), and the real CLI's exit codes
+// and output. The cache is read through the BlobStore (DiskBlobStore over the temp cache directory).
 
 import assert from 'node:assert/strict';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { MetadataStore } from '../../src/storage/metadata-store.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { metadataPathOfKey } from '../../src/tools/cache-files.ts';
-import { run } from '../../src/tools/commands.ts';
-import { prefetch, type PrefetchResult } from '../../src/tools/prefetch.ts';
-import { Terminal } from '../../src/tools/progress.ts';
-import { readSelection } from '../../src/tools/selection.ts';
+import { readBlob } from '../../src/storage/blob-store.ts';
+import { DiskBlobStore } from '../../src/storage/disk-blob-store.ts';
+import { GENERATION_KEY, metadataKey, packageDirPrefix, packageKey } from '../../src/storage/layout.ts';
+import { MetadataStore } from '../../src/storage/metadata-store.ts';
+import { readPin } from '../../src/storage/pins.ts';
+import { run } from '../../src/cli/commands.ts';
+import { formatPrefetchSummary, prefetch, type PrefetchResult } from '../../src/prefetch/prefetch.ts';
+import { Terminal } from '../../src/cli/progress.ts';
+import { readSelection } from '../../src/prefetch/selection.ts';
 import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { makeTempDir } from '../helpers/proxy.ts';
 import { runCli } from '../helpers/clients.ts';
@@ -63,8 +67,13 @@ function ids(r: PrefetchResult): string[] {
   return r.packages.map((p) => `${p.lowerId}/${p.lowerVersion}`);
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+async function exists(cacheDir: string, key: string): Promise<boolean> {
+  return (await new DiskBlobStore(cacheDir).stat(key)) !== null;
+}
+
+async function anyUnder(cacheDir: string, prefix: string): Promise<boolean> {
+  for await (const o of new DiskBlobStore(cacheDir).list(prefix)) if (o) return true;
+  return false;
 }
 
 describe('prefetch of xunit and a package with a ranged dependency', () => {
@@ -102,15 +111,15 @@ describe('prefetch of xunit and a package with a ranged dependency', () => {
 
   it('puts each .nupkg, its .sha512 and its .nuspec in the cache, and no other version', async () => {
     for (const p of first.packages) {
-      const dir = join(cacheDir, 'packages', p.lowerId, p.lowerVersion);
-      for (const f of [`${p.lowerId}.${p.lowerVersion}.nupkg`, `${p.lowerId}.${p.lowerVersion}.nupkg.sha512`, `${p.lowerId}.nuspec`]) {
-        assert.ok(await exists(join(dir, f)), `${p.lowerId} ${p.lowerVersion}: ${f}`);
+      for (const f of ['nupkg', 'sha512', 'nuspec'] as const) {
+        assert.ok(await exists(cacheDir, packageKey(p.lowerId, p.lowerVersion, f)), `${p.lowerId} ${p.lowerVersion}: ${f}`);
       }
+      assert.equal(await readPin(new DiskBlobStore(cacheDir), p.lowerId, p.lowerVersion), null, 'not pinned without --pin');
     }
     const real = await readFile('/opt/nuget/packages/xunit.core/2.9.3/xunit.core.2.9.3.nupkg');
-    assert.ok(real.equals(await readFile(join(cacheDir, 'packages/xunit.core/2.9.3/xunit.core.2.9.3.nupkg'))), 'byte-identical');
-    assert.ok(!(await exists(join(cacheDir, 'packages/contoso.mixedcase.lib/1.1.0'))));
-    assert.ok(!(await exists(join(cacheDir, 'packages/contoso.paged/1.0.6'))));
+    assert.ok(real.equals((await readBlob(new DiskBlobStore(cacheDir), packageKey('xunit.core', '2.9.3', 'nupkg'))) ?? Buffer.alloc(0)), 'byte-identical');
+    assert.ok(!(await anyUnder(cacheDir, packageDirPrefix('contoso.mixedcase.lib', '1.1.0'))));
+    assert.ok(!(await anyUnder(cacheDir, packageDirPrefix('contoso.paged', '1.0.6'))));
   });
 
   it('reports dependencies upstream does not have (netstandard1.x groups) without failing', () => {
@@ -138,12 +147,13 @@ describe('prefetch of xunit and a package with a ranged dependency', () => {
     ])
       assert.ok(keys.has(k), k);
     assert.ok([...keys].filter((k) => k.startsWith('vuln:page:')).length >= 1, 'vulnerability pages');
-    const store = new MetadataStore({ dir: join(cacheDir, 'metadata'), memoryBytes: 1 << 20, redisUrl: null, metrics: createMetrics({ defaultMetrics: false }), log: silent });
+    const blobs = new DiskBlobStore(cacheDir);
+    const store = new MetadataStore({ blobs, memoryBytes: 1 << 20, redisUrl: null, metrics: createMetrics({ defaultMetrics: false }), log: silent });
     try {
       for (const k of keys) {
         const entry = await store.getLocal(k);
         assert.equal(entry?.status, 200, `stored: ${k}`);
-        assert.ok(await exists(join(cacheDir, metadataPathOfKey(k))), `on disk: ${k}`);
+        assert.ok(await exists(cacheDir, metadataKey(k)), `in the blob store: ${k}`);
       }
       const versions = JSON.parse((await store.getLocal('versions:contoso.mixedcase.lib'))?.body ?? '{}') as { versions: string[] };
       assert.deepEqual(versions.versions, ['1.0.0', '1.1.0', '2.0.0'], 'the full flat list, not only what was fetched');
@@ -159,8 +169,8 @@ describe('prefetch of xunit and a package with a ranged dependency', () => {
   });
 
   it('bumps the cache generation so a proxy serving the directory drops its in-memory views', async () => {
-    const stamp = await readFile(join(cacheDir, 'generation'), 'utf8');
-    assert.match(stamp, new RegExp(` ${process.pid}\\n$`));
+    const stamp = (await readBlob(new DiskBlobStore(cacheDir), GENERATION_KEY))?.toString() ?? '';
+    assert.match(stamp, new RegExp(`^\\d+ ${process.pid} `));
   });
 
   it('is idempotent: a second run sends no request upstream and downloads nothing', async () => {
@@ -198,7 +208,7 @@ describe('prefetch failures', () => {
     assert.match(out, /no version of 'contoso\.fourpart' on upstream matches \[3\.0,4\.0\)/);
     assert.match(out, /packages\.txt:4: 'garbage line' is not id@version/);
     // What could be fetched was fetched.
-    assert.ok(await exists(join(work, 'cache/packages/contoso.tool/1.0.0/contoso.tool.1.0.0.nupkg')));
+    assert.ok(await exists(join(work, 'cache'), packageKey('contoso.tool', '1.0.0', 'nupkg')));
   });
 
   it('resumes after an interrupted run: only what is missing is downloaded', async () => {
@@ -238,6 +248,35 @@ describe('prefetch failures', () => {
   });
 });
 
+
+describe('prefetch --pin', () => {
+  it('pins every package version it resolves, cached ones included; NUGET_PROXY_PIN does the same; the summary says so', async () => {
+    const work = await tempDir('prefetch-pin');
+    const cacheDir = join(work, 'cache');
+    const list = await writeList(work, ['Contoso.Dependent@1.0.0']);
+    const plain = await prefetch(prefetchConfig(cacheDir), [list], { log: silent });
+    assert.deepEqual(ids(plain), ['contoso.dependent/1.0.0', 'contoso.mixedcase.lib/1.0.0']);
+    assert.equal(plain.pinned, 0);
+    for (const p of plain.packages) assert.equal(await readPin(new DiskBlobStore(cacheDir), p.lowerId, p.lowerVersion), null);
+    assert.doesNotMatch(formatPrefetchSummary(plain), /pinned/);
+
+    const before = Date.now();
+    const pinned = await prefetch(prefetchConfig(cacheDir, ['--pin']), [list], { log: silent });
+    assert.equal(pinned.downloaded, 0, 'already cached');
+    assert.equal(pinned.pinned, 2);
+    for (const p of pinned.packages) {
+      const pin = await readPin(new DiskBlobStore(cacheDir), p.lowerId, p.lowerVersion);
+      assert.equal(pin?.reason, 'prefetch', `${p.lowerId} ${p.lowerVersion}`);
+      assert.ok((pin?.at ?? 0) >= before);
+    }
+    assert.match(formatPrefetchSummary(pinned), /^ {2}pinned: {6}2 packages \(never evicted by retention\)$/m);
+
+    const viaEnv = join(work, 'cache-env');
+    const r = await prefetch(prefetchConfig(viaEnv, [], { NUGET_PROXY_PIN: 'true' }), [list], { log: silent });
+    assert.equal(r.pinned, 2);
+    assert.equal((await readPin(new DiskBlobStore(viaEnv), 'contoso.dependent', '1.0.0'))?.reason, 'prefetch');
+  });
+});
 
 describe('the prefetch command line', () => {
   it('prints plain progress lines on stderr and the summary on stdout when not on a terminal; exit codes 0, 1, 2', async () => {

@@ -1,4 +1,4 @@
-// Tests for prefetch's input parsing (src/tools/inputs.ts) and collection from disk (src/tools/collect.ts):
+// Tests for prefetch's input parsing (src/prefetch/inputs.ts) and collection from disk (src/prefetch/collect.ts):
 // realistic packages.lock.json, project.assets.json, SDK-style projects with and without central package
 // management, Directory.Packages.props, packages.config and id@version lists.
 
@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { collectInputs } from '../../src/tools/collect.ts';
+import { collectInputs } from '../../src/prefetch/collect.ts';
 import {
   InputError,
   detectInputKind,
@@ -19,7 +19,7 @@ import {
   parsePackageList,
   parsePackagesConfig,
   type PackageRequest,
-} from '../../src/tools/inputs.ts';
+} from '../../src/prefetch/inputs.ts';
 import { makeTempDir } from '../helpers/proxy.ts';
 
 const tempDirs: string[] = [];

@@ -1,7 +1,8 @@
 // `nuget-proxy export` and `import` on a cache filled by prefetch from the real fake upstream: identical
-// round trips (tar and tar.gz), selections, merging into a cache that already has entries, refusal of
-// corrupted, truncated and path-escaping bundles with the target cache unchanged, and an offline proxy
-// serving what was imported (including one already running when the import happens).
+// round trips (tar and tar.gz), selections, pins written on import, merging into a cache that already has
+// entries, refusal of corrupted, truncated and path-escaping bundles with the target cache unchanged, and an
+// offline proxy serving what was imported (including one already running when the import happens). The
+// caches are read and changed through the BlobStore (DiskBlobStore over a temp directory).
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -12,13 +13,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { parseConfig } from '../../src/config.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
-import { exportBundle, importBundle, type ImportResult } from '../../src/tools/bundle.ts';
-import { HEADER_PATH, MANIFEST_PATH, MANIFEST_SHA512_PATH, makeHeader, makeManifest, sha512Hex } from '../../src/tools/bundle-format.ts';
-import { metadataPathOfKey, readMetadataHead } from '../../src/tools/cache-files.ts';
-import { prefetch } from '../../src/tools/prefetch.ts';
-import { TarWriter } from '../../src/tools/tar.ts';
-import { ToolError } from '../../src/tools/tool.ts';
+import { exportBundle } from '../../src/bundles/export.ts';
+import { importBundle, type ImportResult } from '../../src/bundles/import.ts';
+import { HEADER_PATH, MANIFEST_PATH, MANIFEST_SHA512_PATH, makeHeader, makeManifest, sha512Hex } from '../../src/bundles/bundle-format.ts';
+import { TarWriter } from '../../src/bundles/tar.ts';
+import { ToolError } from '../../src/cli/tool.ts';
+import { prefetch } from '../../src/prefetch/prefetch.ts';
+import { readBlob, writeBlob, writeBlobFrom, type BlobStore } from '../../src/storage/blob-store.ts';
+import { readStoredMetadataHead } from '../../src/storage/blob-keyv-store.ts';
+import { DiskBlobStore } from '../../src/storage/disk-blob-store.ts';
+import { GENERATION_KEY, STATE_PREFIX, classifyKey, metadataKey, packageKey } from '../../src/storage/layout.ts';
+import { LocalTemp } from '../../src/storage/local-temp.ts';
+import { readPin } from '../../src/storage/pins.ts';
 import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { MemoryBlobStore } from '../helpers/memory-blob-store.ts';
 import { makeTempDir, startProxy } from '../helpers/proxy.ts';
 import { runCli } from '../helpers/clients.ts';
 
@@ -46,22 +54,34 @@ function importConfig(cacheDir: string) {
   return parseConfig('import', [], { NUGET_PROXY_CACHE_DIR: cacheDir }).config;
 }
 
-/** Every file of a cache directory with its SHA-512, except the temp dir and the generation stamp. */
-async function listing(cacheDir: string): Promise<Map<string, string>> {
+function disk(cacheDir: string): DiskBlobStore {
+  return new DiskBlobStore(cacheDir);
+}
+
+function isPinKey(key: string): boolean {
+  const k = classifyKey(key);
+  return k?.kind === 'package' && k.file === 'pinned';
+}
+
+/**
+ * Every object of a store with its SHA-512. `cache`: what a bundle carries (pins and the generation stamp
+ * left out); `all`: everything, to show a refused import changed nothing at all.
+ */
+async function listing(blobs: BlobStore, which: 'cache' | 'all' = 'cache'): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const entries = await readdir(cacheDir, { recursive: true, withFileTypes: true }).catch(() => []);
-  for (const e of entries) {
-    if (!e.isFile()) continue;
-    const rel = join(e.parentPath, e.name).slice(cacheDir.length + 1);
-    if (rel === 'generation' || rel.startsWith('tmp/')) continue;
-    out.set(rel, createHash('sha512').update(await readFile(join(cacheDir, rel))).digest('hex'));
+  for await (const o of blobs.list('')) {
+    // state/ (generation stamp, access records) is the proxy's bookkeeping, not cache content.
+    if (which === 'cache' && (o.key.startsWith(STATE_PREFIX) || isPinKey(o.key))) continue;
+    out.set(o.key, createHash('sha512').update((await readBlob(blobs, o.key)) ?? Buffer.alloc(0)).digest('hex'));
   }
   return out;
 }
 
-/** Full listing including tmp/ (a refused import must leave no staging directory behind). */
-async function everything(dir: string): Promise<string[]> {
-  return (await readdir(dir, { recursive: true }).catch(() => [] as string[])).sort();
+/** The local temp area of a cache directory (a finished or refused import leaves no staging directory). */
+async function tempLeft(cacheDir: string): Promise<string[]> {
+  const entries = await readdir(new LocalTemp(cacheDir).dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  // Process directories (tmp/p-{host}-{pid}) may stay; files and staging directories must not.
+  return entries.filter((e) => e.isFile() || e.name.startsWith('import-')).map((e) => e.name).sort();
 }
 
 before(async () => {
@@ -89,41 +109,52 @@ after(async () => {
 });
 
 describe('export then import', () => {
-  it('recreates the cache file for file into an empty directory', async () => {
+  it('recreates the cache object for object into an empty directory, and pins every imported package', async () => {
     const target = join(await tempDir('import-empty'), 'cache');
     const r = await importBundle(importConfig(target), fullBundle, deps);
-    const want = await listing(source);
-    assert.deepEqual(await listing(target), want);
+    const want = await listing(disk(source));
+    assert.deepEqual(await listing(disk(target)), want);
     assert.equal(r.files, want.size);
     assert.equal(r.packagesAdded, 11);
+    assert.equal(r.packagesPinned, 11);
     assert.equal(r.conflicts.length, 0);
-    assert.deepEqual(await everything(join(target, 'tmp')), [], 'staging removed');
-    assert.ok(await stat(join(target, 'generation')).then((s) => s.isFile()));
+    assert.deepEqual(await tempLeft(target), [], 'staging removed');
+    assert.ok(await disk(target).stat(GENERATION_KEY), 'generation bumped');
+    const nupkgs = [...want.keys()].map((k) => classifyKey(k)).filter((k) => k?.kind === 'package' && k.file === 'nupkg');
+    assert.equal(nupkgs.length, 11);
+    for (const k of nupkgs) {
+      if (k?.kind !== 'package') continue;
+      const pin = await readPin(disk(target), k.lowerId, k.lowerVersion);
+      assert.equal(pin?.reason, 'import', `${k.lowerId} ${k.lowerVersion} pinned`);
+      assert.ok(Math.abs(Date.now() - (pin?.at ?? 0)) < 600_000);
+    }
   });
 
-  it('leaves temp files and the generation stamp out of the bundle', async () => {
+  it('leaves temp files, pins and the generation stamp out of the bundle', async () => {
     const dirty = join(await tempDir('dirty'), 'cache');
     await cp(source, dirty, { recursive: true });
     await mkdir(join(dirty, 'tmp'), { recursive: true });
     await writeFile(join(dirty, 'tmp', 'abc-partial.nupkg'), 'partial');
-    const shard = dirname(join(dirty, metadataPathOfKey('versions:xunit')));
+    // A leftover of an earlier version's metadata writes (temp files beside the entry).
+    const shard = dirname(join(dirty, metadataKey('versions:xunit')));
     await writeFile(join(shard, `${'0'.repeat(64)}.json.1a2b3c.tmp`), 'half-written');
-    // A well-named metadata file that is not an entry for the key its name hashes: import would refuse it.
+    // A well-named metadata object that is not an entry for the key its name hashes: import would refuse it.
     const junk = `${'ab'.padEnd(64, 'c')}.json`;
-    await mkdir(join(dirty, 'metadata', 'ab'), { recursive: true });
-    await writeFile(join(dirty, 'metadata', 'ab', junk), '"some:key"\n{"value":{"status":200,"fetchedAt":1}}\n{}');
+    await writeBlob(disk(dirty), `metadata/ab/${junk}`, '"some:key"\n{"value":{"status":200,"fetchedAt":1}}\n{}');
+    await writeBlob(disk(dirty), packageKey('xunit', '2.9.3', 'pinned'), '{"reason":"prefetch","at":1}');
     const bundle = join(dirty, '..', 'dirty.tar');
     const r = await exportBundle(exportConfig(dirty, bundle), deps);
-    assert.equal(r.skipped.length, 2);
+    assert.equal(r.skipped.length, 2, r.skipped.join(', '));
     const text = (await readFile(bundle)).toString('latin1');
-    assert.ok(!text.includes('abc-partial') && !text.includes('half-written') && !text.includes(junk) && !text.includes('generation'), 'nothing but cache entries');
+    assert.ok(!text.includes('abc-partial') && !text.includes('half-written') && !text.includes(junk), 'nothing but cache entries');
+    assert.ok(!text.includes('/pinned\0') && !text.includes('state/generation'), 'no pin, no generation stamp');
     await importBundle(importConfig(join(dirty, '..', 'imported')), bundle, deps);
   });
 
   it('refuses to export a package whose .sha512 does not describe it (found before crossing the gap)', async () => {
     const damaged = join(await tempDir('damaged'), 'cache');
     await cp(source, damaged, { recursive: true });
-    await writeFile(join(damaged, 'packages/xunit.core/2.9.3/xunit.core.2.9.3.nupkg.sha512'), 'AAAA');
+    await writeBlob(disk(damaged), packageKey('xunit.core', '2.9.3', 'sha512'), 'AAAA');
     await assert.rejects(exportBundle(exportConfig(damaged, join(damaged, '..', 'x.tar')), deps), /xunit\.core\.2\.9\.3\.nupkg\.sha512 does not match the package beside it/);
   });
 
@@ -135,7 +166,7 @@ describe('export then import', () => {
     assert.ok(e.bundleBytes < e.bytes, 'metadata compresses');
     const target = join(dir, 'cache');
     await importBundle(importConfig(target), bundle, deps);
-    assert.deepEqual(await listing(target), await listing(source));
+    assert.deepEqual(await listing(disk(target)), await listing(disk(source)));
     // Padding after the end-of-archive marker (tar pads to 10 KiB records), compressed or not.
     const padded = Buffer.concat([await readFile(fullBundle), Buffer.alloc(10240 * 3)]);
     for (const [name, data] of [['padded.tar', padded], ['padded.tar.gz', gzipSync(padded)]] as const) {
@@ -152,15 +183,15 @@ describe('export then import', () => {
     assert.equal(e.packages, 10);
     const target = join(dir, 'cache');
     await importBundle(importConfig(target), bundle, deps);
-    const got = await listing(target);
-    assert.ok(got.has('packages/xunit/2.9.3/xunit.2.9.3.nupkg'));
-    assert.ok(got.has('packages/contoso.iconreadme/1.0.0/contoso.iconreadme.1.0.0.nupkg'));
-    assert.ok(!got.has('packages/contoso.tool/1.0.0/contoso.tool.1.0.0.nupkg'), 'not selected');
-    assert.ok(!got.has(metadataPathOfKey('versions:contoso.tool')), 'not selected');
+    const got = await listing(disk(target));
+    assert.ok(got.has(packageKey('xunit', '2.9.3', 'nupkg')));
+    assert.ok(got.has(packageKey('contoso.iconreadme', '1.0.0', 'nupkg')));
+    assert.ok(!got.has(packageKey('contoso.tool', '1.0.0', 'nupkg')), 'not selected');
+    assert.ok(!got.has(metadataKey('versions:contoso.tool')), 'not selected');
     for (const k of ['svc:index', 'vuln:index', 'versions:xunit', 'reg:semver2:contoso.paged/page/1.0.64/1.0.127.json'])
-      assert.ok(got.has(metadataPathOfKey(k)), k);
-    const src = await listing(source);
-    for (const [rel, sha] of got) assert.equal(src.get(rel), sha, rel);
+      assert.ok(got.has(metadataKey(k)), k);
+    const src = await listing(disk(source));
+    for (const [key, sha] of got) assert.equal(src.get(key), sha, key);
   });
 
   it('refuses to export an empty cache', async () => {
@@ -180,65 +211,68 @@ describe('export then import', () => {
 });
 
 describe('import into a cache that already has entries', () => {
-  let target: string;
+  let target: DiskBlobStore;
   let r: ImportResult;
-  const xunitNupkg = 'packages/xunit/2.9.3/xunit.2.9.3.nupkg';
-  const ownPackage = 'packages/contoso.local/1.0.0/contoso.local.1.0.0.nupkg';
+  const xunitNupkg = packageKey('xunit', '2.9.3', 'nupkg');
+  const ownPackage = packageKey('contoso.local', '1.0.0', 'nupkg');
 
   before(async () => {
-    target = join(await tempDir('merge'), 'cache');
-    const src = await listing(source);
+    const dir = join(await tempDir('merge'), 'cache');
+    target = disk(dir);
+    const src = disk(source);
     // Same bytes as the bundle: unchanged.
-    for (const rel of ['packages/xunit.core/2.9.3/xunit.core.2.9.3.nupkg', 'packages/xunit.core/2.9.3/xunit.core.2.9.3.nupkg.sha512']) {
-      await mkdir(dirname(join(target, rel)), { recursive: true });
-      await cp(join(source, rel), join(target, rel));
-      assert.ok(src.has(rel));
+    for (const key of [packageKey('xunit.core', '2.9.3', 'nupkg'), packageKey('xunit.core', '2.9.3', 'sha512')]) {
+      const data = await readBlob(src, key);
+      assert.ok(data, key);
+      await writeBlob(target, key, data);
     }
     // Different bytes for a package the bundle also has: the cached one must stay.
-    await mkdir(dirname(join(target, xunitNupkg)), { recursive: true });
-    await writeFile(join(target, xunitNupkg), 'the cache has its own bytes for this');
+    await writeBlob(target, xunitNupkg, 'the cache has its own bytes for this');
     // Only in the cache.
-    await mkdir(dirname(join(target, ownPackage)), { recursive: true });
-    await writeFile(join(target, ownPackage), 'local package');
+    await writeBlob(target, ownPackage, 'local package');
     // Metadata: one newer than the bundle's (kept), one older (replaced).
-    for (const [key, fetchedAt] of [['versions:xunit', Date.now() + 3_600_000], ['versions:xunit.assert', 1]] as const) {
-      const rel = metadataPathOfKey(key);
-      await mkdir(dirname(join(target, rel)), { recursive: true });
-      await writeFile(join(target, rel), `${JSON.stringify(key)}\n${JSON.stringify({ value: { status: 200, etag: null, lastModified: null, fetchedAt } })}\n{"versions":["0.0.1"]}`);
-    }
-    r = await importBundle(importConfig(target), fullBundle, deps);
+    for (const [key, fetchedAt] of [['versions:xunit', Date.now() + 3_600_000], ['versions:xunit.assert', 1]] as const)
+      await writeBlob(target, metadataKey(key), `${JSON.stringify(key)}\n${JSON.stringify({ value: { status: 200, etag: null, lastModified: null, fetchedAt } })}\n{"versions":["0.0.1"]}`);
+    r = await importBundle(importConfig(dir), fullBundle, deps);
   });
 
-  it('never replaces a package file: a different one is kept and reported as a conflict', async () => {
-    assert.equal(await readFile(join(target, xunitNupkg), 'utf8'), 'the cache has its own bytes for this');
+  it('never replaces a package file: a different one is kept, reported as a conflict, and not pinned', async () => {
+    assert.equal((await readBlob(target, xunitNupkg))?.toString(), 'the cache has its own bytes for this');
     assert.deepEqual(r.conflicts.map((c) => c.path), [xunitNupkg]);
     // The conflicting version's other files are not mixed in either.
-    assert.ok(!(await stat(join(target, 'packages/xunit/2.9.3/xunit.2.9.3.nupkg.sha512')).catch(() => null)));
+    assert.equal(await target.stat(packageKey('xunit', '2.9.3', 'sha512')), null);
+    assert.equal(await readPin(target, 'xunit', '2.9.3'), null);
   });
 
-  it('keeps entries the bundle does not have and counts identical files as unchanged', async () => {
-    assert.equal(await readFile(join(target, ownPackage), 'utf8'), 'local package');
+  it('keeps entries the bundle does not have and counts identical files as unchanged; pins what it brought', async () => {
+    assert.equal((await readBlob(target, ownPackage))?.toString(), 'local package');
+    assert.equal(await readPin(target, 'contoso.local', '1.0.0'), null, 'not from the bundle');
     assert.equal(r.packageFilesUnchanged, 2);
     assert.equal(r.packagesAdded, 9);
-    assert.ok(await stat(join(target, 'packages/xunit.assert/2.9.3/xunit.assert.2.9.3.nupkg')).then((s) => s.isFile()));
+    assert.equal(r.packagesPinned, 10, 'the 9 added and xunit.core, held with the same bytes');
+    assert.equal((await readPin(target, 'xunit.core', '2.9.3'))?.reason, 'import');
+    assert.ok(await target.stat(packageKey('xunit.assert', '2.9.3', 'nupkg')));
   });
 
   it('replaces a metadata entry only with a newer one', async () => {
-    const kept = await readFile(join(target, metadataPathOfKey('versions:xunit')), 'utf8');
+    const kept = (await readBlob(target, metadataKey('versions:xunit')))?.toString() ?? '';
     assert.match(kept, /"0\.0\.1"/);
-    const replaced = await readMetadataHead(join(target, metadataPathOfKey('versions:xunit.assert')));
+    const replaced = await readStoredMetadataHead(target, metadataKey('versions:xunit.assert'));
     assert.ok((replaced?.fetchedAt ?? 0) > 1);
     assert.equal(r.metadataKept, 1);
     assert.equal(r.metadataReplaced, 1);
     assert.ok(r.metadataAdded > 10);
   });
 
-  it('adds nothing on a second import of the same bundle', async () => {
-    const before = await listing(target);
-    const again = await importBundle(importConfig(target), fullBundle, deps);
+  it('adds nothing on a second import of the same bundle (pins keep their first date)', async () => {
+    const before = await listing(target, 'all');
+    before.delete(GENERATION_KEY);
+    const again = await importBundle(importConfig(target.root), fullBundle, deps);
     assert.equal(again.packagesAdded, 0);
     assert.equal(again.metadataAdded + again.metadataReplaced, 0);
-    assert.deepEqual(await listing(target), before);
+    const after = await listing(target, 'all');
+    after.delete(GENERATION_KEY);
+    assert.deepEqual(after, before);
   });
 });
 
@@ -253,7 +287,7 @@ describe('refused bundles leave the cache unchanged', () => {
     await writeFile(join(work, 'c.txt'), 'Contoso.FourPart@1.2.3.4\n');
     const c = parseConfig('prefetch', [], { NUGET_PROXY_UPSTREAM: upstream.serviceIndexUrl, NUGET_PROXY_CACHE_DIR: target }).config;
     await prefetch(c, [join(work, 'c.txt')], deps);
-    snapshot = await listing(target);
+    snapshot = await listing(disk(target), 'all');
     assert.ok(snapshot.size > 5);
     full = await readFile(fullBundle);
   });
@@ -268,8 +302,8 @@ describe('refused bundles leave the cache unchanged', () => {
       assert.match(err.message, message);
       return true;
     });
-    assert.deepEqual(await listing(target), snapshot, 'cache unchanged');
-    assert.deepEqual(await everything(join(target, 'tmp')), [], 'staging directory removed');
+    assert.deepEqual(await listing(disk(target), 'all'), snapshot, 'cache unchanged, generation included');
+    assert.deepEqual(await tempLeft(target), [], 'staging directory removed');
   }
 
   it('one flipped byte inside a package file', async () => {
@@ -329,7 +363,7 @@ describe('refused bundles leave the cache unchanged', () => {
   });
 
   it('a metadata entry stored under another key hash, and a .sha512 that does not describe its package', async () => {
-    const wrongKey = await craft([{ path: metadataPathOfKey('versions:a'), data: Buffer.from(`"versions:b"\n{"value":{"status":200,"fetchedAt":1}}\n{}`) }]);
+    const wrongKey = await craft([{ path: metadataKey('versions:a'), data: Buffer.from(`"versions:b"\n{"value":{"status":200,"fetchedAt":1}}\n{}`) }]);
     await assertRefused(wrongKey, 'wrong-key.tar', /stored elsewhere/);
     const lie = await craft([
       { path: 'packages/a/1.0.0/a.1.0.0.nupkg', data: Buffer.from('zip') },
@@ -342,6 +376,99 @@ describe('refused bundles leave the cache unchanged', () => {
     await assertRefused(Buffer.from('just some text, not a tar file at all'), 'text.tar', /truncated|not a/);
     const tarWithoutHeader = await craft([], false);
     await assertRefused(tarWithoutHeader.subarray(0, 0), 'empty.tar', /truncated|not a/);
+  });
+});
+
+describe('through a BlobStore other than disk (the in-memory test double)', () => {
+  async function copyStore(from: BlobStore, to: BlobStore): Promise<void> {
+    for await (const o of from.list('')) {
+      const stream = await from.openRead(o.key);
+      assert.ok(stream, o.key);
+      await writeBlobFrom(to, o.key, stream);
+    }
+  }
+
+  it('export from a memory store → import into a disk store is byte-identical, and disk → memory too', async () => {
+    const want = await listing(disk(source));
+    const mem = new MemoryBlobStore('source');
+    await copyStore(disk(source), mem);
+    assert.deepEqual(await listing(mem), want);
+    const dir = await tempDir('memory');
+    const bundle = join(dir, 'from-memory.tar.gz');
+    const e = await exportBundle(exportConfig(join(dir, 'not-used'), bundle), { log: silent, blobs: mem });
+    assert.equal(e.packages, 11);
+    assert.equal(e.files, want.size);
+    assert.equal(await stat(join(dir, 'not-used')).catch(() => null), null, 'export touched no cache directory');
+    const onDisk = join(dir, 'disk');
+    await importBundle(importConfig(onDisk), bundle, deps);
+    assert.deepEqual(await listing(disk(onDisk)), want);
+
+    const intoMemory = new MemoryBlobStore('target');
+    const scratch = join(dir, 'scratch');
+    const r = await importBundle(importConfig(scratch), fullBundle, { log: silent, blobs: intoMemory });
+    assert.equal(r.packagesAdded, 11);
+    assert.deepEqual(await listing(intoMemory), want);
+    assert.ok(await intoMemory.stat(GENERATION_KEY), 'generation bumped in the store');
+    assert.equal(intoMemory.openWrites, 0, 'every write committed or aborted');
+    assert.deepEqual(await tempLeft(scratch), [], 'staging (local scratch) removed');
+    for (const key of want.keys()) {
+      const k = classifyKey(key);
+      if (k?.kind === 'package' && k.file === 'nupkg') assert.equal((await readPin(intoMemory, k.lowerId, k.lowerVersion))?.reason, 'import', key);
+    }
+    const again = await importBundle(importConfig(scratch), fullBundle, { log: silent, blobs: intoMemory });
+    assert.equal(again.packagesAdded + again.metadataAdded + again.metadataReplaced, 0, 'ifAbsent and fetchedAt through the interface');
+    assert.equal(again.packageFilesUnchanged, [...want.keys()].filter((k) => classifyKey(k)?.kind === 'package').length);
+  });
+
+  it("a damaged bundle leaves the store's listing unchanged: nothing committed, nothing left open", async () => {
+    const mem = new MemoryBlobStore();
+    await copyStore(disk(source), mem);
+    await mem.delete(packageKey('xunit.assert', '2.9.3', 'nupkg'));
+    const snapshot = await listing(mem, 'all');
+    const commits = mem.commits;
+    const dir = await tempDir('memory-refused');
+    const full = await readFile(fullBundle);
+    const name = packageKey('xunit.assert', '2.9.3', 'nupkg');
+    const flipped = Buffer.from(full);
+    const at = full.indexOf(Buffer.from(`${name}\0`)) + 512 + 40_000;
+    flipped[at] = (flipped[at] ?? 0) ^ 0x01;
+    for (const [file, data, reason] of [
+      ['flipped.tar', flipped, /does not match its SHA-512/],
+      ['cut.tar', full.subarray(0, full.length - 3000), /truncated/],
+    ] as const) {
+      await writeFile(join(dir, file), data);
+      await assert.rejects(importBundle(importConfig(join(dir, 'scratch')), join(dir, file), { log: silent, blobs: mem }), reason);
+      assert.deepEqual(await listing(mem, 'all'), snapshot, file);
+      assert.equal(mem.commits, commits, `${file}: nothing committed`);
+      assert.equal(mem.openWrites, 0);
+      assert.deepEqual(await tempLeft(join(dir, 'scratch')), []);
+    }
+  });
+
+  it('a bundle written by nuget-proxy 0.1.0 (before the BlobStore) imports into memory and disk alike', async () => {
+    // test/fixtures/bundle-0.1.0.tar.gz: `prefetch Contoso.Dependent@1.0.0 Contoso.IconReadme@1.0.0` against the
+    // standard fake upstream, then `export`, with the code of commit e850923.
+    const fixture = new URL('../fixtures/bundle-0.1.0.tar.gz', import.meta.url).pathname;
+    const dir = await tempDir('old-bundle');
+    const mem = new MemoryBlobStore();
+    const r = await importBundle(importConfig(join(dir, 'scratch')), fixture, { log: silent, blobs: mem });
+    assert.equal(r.files, 25);
+    assert.equal(r.packagesAdded, 3);
+    assert.equal(r.packagesPinned, 3);
+    assert.equal(r.metadataAdded, 16);
+    assert.deepEqual(r.conflicts, []);
+    const cacheDir = join(dir, 'cache');
+    await importBundle(importConfig(cacheDir), fixture, deps);
+    assert.deepEqual(await listing(disk(cacheDir)), await listing(mem));
+    const proxy = await startProxy({ NUGET_PROXY_OFFLINE: 'true', NUGET_PROXY_LOG_LEVEL: 'silent' }, { cacheDir });
+    try {
+      const versions = await fetch(`${proxy.url}/v3/flatcontainer/contoso.dependent/index.json`);
+      assert.deepEqual(((await versions.json()) as { versions: string[] }).versions, ['1.0.0']);
+      const nupkg = Buffer.from(await (await fetch(`${proxy.url}/v3/flatcontainer/contoso.iconreadme/1.0.0/contoso.iconreadme.1.0.0.nupkg`)).arrayBuffer());
+      assert.ok(nupkg.equals((await readBlob(mem, packageKey('contoso.iconreadme', '1.0.0', 'nupkg'))) ?? Buffer.alloc(0)));
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 

@@ -1,10 +1,10 @@
-// Tests for the offline tools' progress output (src/tools/progress.ts): formatting, plain lines when not on
+// Tests for the offline tools' progress output (src/cli/progress.ts): formatting, plain lines when not on
 // a terminal, one redrawn bar (with log lines printed above it) on a terminal.
 
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { Progress, Terminal, describeProgress, formatBytes, formatDuration, renderBar } from '../../src/tools/progress.ts';
+import { Progress, Terminal, describeProgress, formatBytes, formatDuration, renderBar } from '../../src/cli/progress.ts';
 
 function capture(): { stream: Writable; text: () => string } {
   let out = '';

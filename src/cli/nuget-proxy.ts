@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The nuget-proxy command line: subcommands, --help, configuration errors, exit codes.
 
-import { ConfigError, parseConfig, renderOptionsHelp, type Command } from './config.ts';
-import { startServer } from './main.ts';
+import { ConfigError, parseConfig, renderOptionsHelp, type Command } from '../config.ts';
+import { startServer } from '../main.ts';
 
 const COMMANDS: Record<Command, string> = {
   serve: 'Run the proxy (HTTP or HTTPS) in front of the upstream feed.',
@@ -53,7 +53,7 @@ async function runServe(argv: string[]): Promise<number> {
 
 async function runTool(command: Exclude<Command, 'serve'>, argv: string[]): Promise<number> {
   const { config, positionals } = parseConfig(command, argv, process.env);
-  const tools = await import('./tools/commands.ts');
+  const tools = await import('./commands.ts');
   return tools.run(command, config, positionals);
 }
 

@@ -3,8 +3,9 @@
 
 import type { Command, Config } from '../config.ts';
 import { createLogger, type Logger } from '../logger.ts';
-import { exportBundle, formatExportSummary, formatImportSummary, importBundle } from './bundle.ts';
-import { formatPrefetchSummary, prefetch } from './prefetch.ts';
+import { exportBundle, formatExportSummary } from '../bundles/export.ts';
+import { formatImportSummary, importBundle } from '../bundles/import.ts';
+import { formatPrefetchSummary, prefetch } from '../prefetch/prefetch.ts';
 import { Terminal, type TextSink } from './progress.ts';
 import { ToolError } from './tool.ts';
 

@@ -1,4 +1,4 @@
-// Tests for the bundle tar writer and reader (src/tools/tar.ts): round trips (long and non-ASCII paths via
+// Tests for the bundle tar writer and reader (src/bundles/tar.ts): round trips (long and non-ASCII paths via
 // pax records), compatibility with the system `tar`, and refusal of corrupt, truncated and non-file entries.
 
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { TarError, TarReader, TarWriter } from '../../src/tools/tar.ts';
+import { TarError, TarReader, TarWriter } from '../../src/bundles/tar.ts';
 import { makeTempDir } from '../helpers/proxy.ts';
 
 async function pack(entries: ReadonlyArray<{ path: string; data: Buffer }>): Promise<Buffer> {

@@ -1,9 +1,11 @@
 // The bundle format, pure: a POSIX tar (optionally gzip-compressed) whose first entry is a header naming the
-// format and its version, then cache files under their cache-relative paths (packages/…, metadata/…), then a
-// manifest listing every file with its size and SHA-512, then the manifest's own SHA-512. Import trusts
-// nothing until every entry matches the manifest and the manifest matches its checksum.
+// format and its version, then cache objects under their blob keys (packages/…, metadata/…: the layout of
+// src/storage/layout.ts), then a manifest listing every file with its size and SHA-512, then the manifest's
+// own SHA-512. Import trusts nothing until every entry matches the manifest and the manifest matches its
+// checksum.
 
 import { createHash } from 'node:crypto';
+import { classifyKey, type CacheKey } from '../storage/layout.ts';
 
 export const BUNDLE_FORMAT = 'nuget-proxy-bundle';
 export const BUNDLE_FORMAT_VERSION = 1;
@@ -36,6 +38,21 @@ export interface Manifest {
 }
 
 export class BundleFormatError extends Error {}
+
+/** A package file or metadata entry a bundle carries. */
+export type BundleEntry = CacheKey;
+
+/**
+ * What a bundle entry path is, or null when bundles do not carry it (a whitelist: export writes only these,
+ * import accepts only these). Package files and metadata entries, but not pins: whether a package is pinned
+ * is decided where it is imported (import pins everything it brings), and leaving them out keeps bundles
+ * exactly as earlier versions write and read them.
+ */
+export function bundleEntryOf(path: string): BundleEntry | null {
+  const k = classifyKey(path);
+  if (!k || (k.kind === 'package' && k.file === 'pinned')) return null;
+  return k;
+}
 
 export function sha512Hex(data: Buffer | string): string {
   return createHash('sha512').update(data).digest('hex');

@@ -2,9 +2,9 @@
 // transitive closure of their dependencies (every target framework's group, so restore for any framework
 // finds what it needs), fetches each .nupkg and the metadata an offline restore reads, through the same
 // resources `serve` uses. Re-running fetches nothing that is cached and fresh; an interrupted run continues.
+// With --pin, every package version it resolves is pinned (exempt from retention).
 
 import type { Config } from '../config.ts';
-import { bumpGeneration } from '../cache/generation.ts';
 import { NotFound, errorMessage } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
@@ -14,15 +14,17 @@ import { ALL_VERSIONS, findBestMatch, parseRange } from '../nuget/version-range.
 import { createProxy, type Proxy } from '../proxy.ts';
 import { separatePagesOf } from '../resources/registration.ts';
 import { SERVICE_INDEX_KEY, type Layout } from '../resources/service-index.ts';
-import { signaturesKey } from '../resources/keys.ts';
+import { registrationKey, signaturesKey, versionsKey, vulnerabilityPageKey } from '../resources/keys.ts';
 import type { RequestContext } from '../resources/types.ts';
 import { VULNERABILITY_INDEX_KEY } from '../resources/vulnerability.ts';
-import { registrationKey, versionsKey, vulnerabilityPageKey } from './cache-files.ts';
+import { createBlobStore } from '../storage/create.ts';
+import { bumpGeneration } from '../storage/generation.ts';
+import { pinPackage } from '../storage/pins.ts';
 import { collectInputs, type CollectedInputs } from './collect.ts';
 import { requestKey, type PackageRequest, type VersionSpec } from './inputs.ts';
-import { Progress, formatBytes, formatDuration } from './progress.ts';
+import { Progress, formatBytes, formatDuration } from '../cli/progress.ts';
 import { makeSelection, writeSelection, type Selection } from './selection.ts';
-import { ToolError, terminalOf, type ToolDeps } from './tool.ts';
+import { ToolError, terminalOf, type ToolDeps } from '../cli/tool.ts';
 
 export interface PrefetchedPackage {
   readonly lowerId: string;
@@ -53,6 +55,8 @@ export interface PrefetchResult {
   readonly downloaded: number;
   readonly bytesDownloaded: number;
   readonly metadataKeys: readonly string[];
+  /** Package versions pinned (--pin): every resolved one; 0 without --pin. */
+  readonly pinned: number;
   readonly failures: readonly PrefetchFailure[];
   readonly missingDependencies: readonly MissingDependency[];
   readonly warnings: readonly string[];
@@ -122,6 +126,7 @@ class PrefetchRun {
     private readonly progress: Progress,
     private readonly log: Logger,
     concurrency: number,
+    private readonly pin: boolean,
   ) {
     this.limiter = new Limiter(concurrency);
     this.rc = { publicBase: 'http://localhost', https: false, log };
@@ -235,6 +240,7 @@ class PrefetchRun {
     const size = reply.body.kind === 'file' ? reply.body.size : 0;
     const nuspec = await this.proxy.local.nuspec(lowerId, lowerVersion);
     if (!nuspec) throw new Error(`the cached package ${lowerId} ${lowerVersion} has no readable .nuspec`);
+    if (this.pin) await pinPackage(this.proxy.blobs, lowerId, lowerVersion, 'prefetch');
     this.packages.set(key, { lowerId, lowerVersion, downloaded, bytes: size });
     if (downloaded) this.bytes += size;
     this.done++;
@@ -355,15 +361,21 @@ export async function prefetchRequests(config: Config, collected: CollectedInput
     });
     if (layout && !layout.flat) failures.push({ subject: `upstream ${config.upstream}`, reason: 'the service index has no PackageBaseAddress resource' });
     if (layout?.flat) {
-      run = new PrefetchRun(proxy, layout, progress, log, config.concurrency);
+      run = new PrefetchRun(proxy, layout, progress, log, config.concurrency, config.pin);
       run.keys.add(SERVICE_INDEX_KEY);
       run.start(collected.requests);
       await run.idle();
     }
   } finally {
     await proxy.close();
-    await bumpGeneration(config.cacheDir);
     progress.finish();
+  }
+  // After every write has landed: a proxy serving this cache drops its in-memory views.
+  const blobs = await createBlobStore(config);
+  try {
+    await bumpGeneration(blobs);
+  } finally {
+    await blobs.close();
   }
 
   const packages = run?.resolved ?? [];
@@ -377,6 +389,7 @@ export async function prefetchRequests(config: Config, collected: CollectedInput
     downloaded: downloaded.length,
     bytesDownloaded: downloaded.reduce((n, p) => n + p.bytes, 0),
     metadataKeys: selection.metadataKeys,
+    pinned: config.pin ? packages.length : 0,
     failures: [...failures, ...(run?.failures ?? [])],
     missingDependencies: run?.missing ?? [],
     warnings: run?.warnings ?? [],
@@ -403,6 +416,7 @@ export function formatPrefetchSummary(r: PrefetchResult): string {
       (seconds > 0 ? ` (${(r.packages.length / seconds).toFixed(1)} packages/s, ${formatBytes(r.bytesDownloaded / seconds)}/s)` : ''),
     `  metadata:    ${r.metadataKeys.length} documents`,
   ];
+  if (r.pinned > 0) lines.push(`  pinned:      ${r.pinned} packages (never evicted by retention)`);
   if (r.missingDependencies.length > 0) {
     lines.push(`  not on upstream: ${r.missingDependencies.length} dependencies (restore needs them only for the frameworks that use them)`);
     for (const m of r.missingDependencies) lines.push(`    ${m.lowerId} (range ${m.range}), required by ${m.requiredBy}`);
