@@ -119,15 +119,15 @@ export class FlatContainerResource {
     const { feeds, local } = this.deps;
     if (feeds.single) return feeds.route(lowerId).length > 0 ? local.heldVersions(lowerId) : Promise.resolve([]);
     const names = from ? new Set(from.map((f) => f.name)) : null;
-    return local.heldVersionsFrom(lowerId, (source) => feeds.mayServe(lowerId, source) && (names === null || feeds.single || (source !== null && names.has(source))));
+    return local.heldVersionsFrom(lowerId, (source) => feeds.mayServe(lowerId, source) && (names === null || (source !== null && names.has(source))));
   }
 
-  private versionsReply(lowerId: string, versions: Iterable<string>, cache: CacheResult, warnings: readonly string[], renderKey?: string): Reply {
+  private versionsReply(versions: Iterable<string>, cache: CacheResult, warnings: readonly string[]): Reply {
     return {
       status: 200,
       resource: 'versions',
       cache,
-      body: { kind: 'json', stored: versionsDocument(versions), ...(renderKey ? { renderKey } : {}) },
+      body: { kind: 'json', stored: versionsDocument(versions) },
       ...(warnings.length > 0 ? { warnings } : {}),
     };
   }
@@ -142,7 +142,7 @@ export class FlatContainerResource {
       if (held.length === 0) throw new NotFound(`package '${lowerId}' is not in this offline cache`);
       metrics.cacheLookups.inc({ resource: 'versions', result: 'local' });
       const shown = policy ? await policy.visibleVersions(lowerId, held.map((h) => ({ lowerVersion: h.lowerVersion, version: h.version, feed: null })), rc) : null;
-      return this.versionsReply(lowerId, shown ? shown.versions : held.map((h) => h.lowerVersion), 'local', shown?.warnings ?? []);
+      return this.versionsReply(shown ? shown.versions : held.map((h) => h.lowerVersion), 'local', shown?.warnings ?? []);
     }
     const only = route.length === 1 ? route[0] : undefined;
     if (only && !policy) return this.singleFeedVersions(only, lowerId, rc);
@@ -196,7 +196,7 @@ export class FlatContainerResource {
       versions = shown.versions;
       warnings.push(...shown.warnings);
     }
-    return this.versionsReply(lowerId, versions, cache, warnings);
+    return this.versionsReply(versions, cache, warnings);
   }
 
   /** One upstream and no policy: its document as cached, rendered once (the common, hot case). */
@@ -218,7 +218,7 @@ export class FlatContainerResource {
       if (held.length === 0) throw err;
       rc.log.info({ lowerId }, 'served held versions while upstream is unavailable');
       this.deps.metrics.cacheLookups.inc({ resource: 'versions', result: 'local' });
-      return this.versionsReply(lowerId, held.map((h) => h.lowerVersion), 'local', [
+      return this.versionsReply(held.map((h) => h.lowerVersion), 'local', [
         `nuget-proxy: upstream unavailable (${err.message}); listing only the versions this proxy holds`,
       ]);
     }
