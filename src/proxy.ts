@@ -50,7 +50,7 @@ const BREAKER_STATE_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 export async function createProxy(config: Config, log: Logger, metrics: Metrics): Promise<Proxy> {
   const temp = new LocalTemp(config.cacheDir);
   await temp.init();
-  const blobs = await createBlobStore(config);
+  const blobs = await createBlobStore(config, log);
   const memoryBytes = config.memoryCacheMb * 1024 * 1024;
   const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redisUrl: config.redisUrl, metrics, log });
   const breaker = new CircuitBreaker({
