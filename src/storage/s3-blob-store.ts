@@ -100,10 +100,11 @@ function storageError(err: unknown, what: string): StorageError {
   const sysCode = (err as S3ErrorShape | null)?.code;
   const detail = (err as S3ErrorShape | null)?.message ?? String(err);
   let code: string;
+  // By name first: some servers answer a full quota with 403 (Ceph RGW's QuotaExceeded).
   if (name === 'CredentialsProviderError') code = 'S3_NO_CREDENTIALS';
-  else if (DENIED.has(name) || status === 401 || status === 403) code = 'S3_ACCESS_DENIED';
-  else if (name === 'NoSuchBucket') code = 'S3_NO_SUCH_BUCKET';
   else if (QUOTA.has(name) || status === 507) code = 'S3_QUOTA_EXCEEDED';
+  else if (name === 'NoSuchBucket') code = 'S3_NO_SUCH_BUCKET';
+  else if (DENIED.has(name) || status === 401 || status === 403) code = 'S3_ACCESS_DENIED';
   else if (UNAVAILABLE.has(name) || (status !== undefined && status >= 500) || (sysCode !== undefined && NETWORK.has(sysCode)))
     code = 'S3_UNAVAILABLE';
   else if (status === undefined && !(err instanceof S3ServiceException)) code = 'S3_UNAVAILABLE';

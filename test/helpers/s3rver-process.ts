@@ -39,6 +39,7 @@ interface FilesystemStore {
 }
 interface KoaContext {
   method: string;
+  headers: Record<string, string | string[] | undefined>;
   path: string;
   query: Record<string, string | undefined>;
   status: number;
@@ -59,6 +60,7 @@ type S3ErrorCtor = new (code: string, message: string, detail?: Record<string, u
 const S3rver = require('s3rver') as S3rverCtor;
 const S3ObjectModel = require('s3rver/lib/models/object') as S3ObjectCtor;
 const S3Error = require('s3rver/lib/models/error') as S3ErrorCtor;
+const AWSAccount = require('s3rver/lib/models/account') as { registry: Map<string, unknown> };
 
 const MIN_PART_BYTES = 5 * 1024 * 1024;
 
@@ -232,9 +234,28 @@ function makeFaithful(store: FilesystemStore): void {
 
   // ListObjectsV2, AbortMultipartUpload and ListMultipartUploads (path-style requests), ahead of
   // s3rver's router.
+  /** What s3rver's own authentication checks of a SigV4 request (which runs after this middleware): a known access key, a bucket that exists. */
+  const refuse = async (ctx: KoaContext, bucket: string): Promise<boolean> => {
+    const auth = String(ctx.headers['authorization'] ?? '');
+    const accessKeyId = /Credential=([^/]+)\//.exec(auth)?.[1] ?? '';
+    if (!AWSAccount.registry.has(accessKeyId)) {
+      xml(ctx, 403, '<Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist in our records.</Message></Error>');
+      return true;
+    }
+    if (!(await stat(dirname(store.getResourcePath(bucket, 'x', 'object'))).catch(() => null))?.isDirectory()) {
+      xml(ctx, 404, '<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>');
+      return true;
+    }
+    return false;
+  };
+
   server.middleware.unshift(async (ctx, next) => {
     const [, bucket = '', ...rest] = ctx.path.split('/');
     const key = decodeURIComponent(rest.join('/'));
+    const ours =
+      (ctx.method === 'DELETE' && key && typeof ctx.query['uploadId'] === 'string') ||
+      (ctx.method === 'GET' && bucket && !key && (ctx.query['list-type'] === '2' || 'uploads' in ctx.query));
+    if (ours && (await refuse(ctx, bucket))) return;
     if (ctx.method === 'DELETE' && key && typeof ctx.query['uploadId'] === 'string') {
       const dir = join(uploadsDir(bucket), ctx.query['uploadId'].replace(/[^0-9a-f]/g, ''));
       const owner = await readFile(join(dir, 'key'), 'utf8').catch(() => null);
