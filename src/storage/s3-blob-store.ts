@@ -367,7 +367,8 @@ class S3Write implements BlobWrite {
       if (this.options.ifAbsent) {
         // Servers differ on conditional writes (some ignore If-None-Match), so ask first. The race left
         // (two writers both see nothing) replaces an object with an identical one: ifAbsent writes are
-        // package files, content-addressed by id, version and the verified SHA-512.
+        // a package version's files, fixed for its id and version (the .nupkg verified, its SHA-512
+        // recorded; nuspec, icon and readme taken from it or from upstream for that same version).
         const existing = await this.statFinal();
         if (existing) {
           await this.discard();
