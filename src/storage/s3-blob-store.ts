@@ -321,7 +321,8 @@ class S3Write implements BlobWrite {
 
   /**
    * Starts uploading the buffered part once the previous one is done (backpressure: one part in flight,
-   * one filling — about two parts of memory whatever the object's size).
+   * one filling — two parts of memory whatever the object's size, three for a moment while the HTTP
+   * client lets go of the part it just sent; the compliance suite measures it).
    */
   private async sendPart(): Promise<void> {
     this.multipart = true;
