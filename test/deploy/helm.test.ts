@@ -504,6 +504,8 @@ function sampleValue(key: string): string {
   if (spec.kind === 'bool') return 'true';
   if (spec.kind === 'int') return String(spec.min ?? 1);
   if (spec.kind === 'enum') return spec.values?.[0] ?? '';
+  if (spec.kind === 'blob-store') return 's3://bucket/prefix/';
+  if (spec.kind === 'url' && spec.default === null) return 'https://example.test/';
   return String(spec.default);
 }
 
