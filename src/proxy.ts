@@ -57,7 +57,7 @@ const BREAKER_STATE_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 export async function createProxy(config: Config, log: Logger, metrics: Metrics): Promise<Proxy> {
   const temp = new LocalTemp(config.cacheDir);
   await temp.init();
-  const blobs = await createBlobStore(config);
+  const blobs = await createBlobStore(config, log);
   const memoryBytes = config.memoryCacheMb * 1024 * 1024;
   const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redisUrl: config.redisUrl, metrics, log });
   // Without Redis there is nothing to report: an absent series, not a 0 that would read as "Redis down".
