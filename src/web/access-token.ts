@@ -30,7 +30,7 @@ export class AccessToken {
 
   /** Whether a request carries the token (Authorization header) or the login cookie. */
   allows(authorization: string, cookieHeader: string): boolean {
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
+    const bearer = /^Bearer\s+(.+?)\s*$/i.exec(authorization)?.[1];
     if (bearer !== undefined && this.matches(bearer)) return true;
     for (const part of cookieHeader.split(';')) {
       const eq = part.indexOf('=');

@@ -33,6 +33,17 @@ export interface Shell {
   readonly selfContained?: boolean;
 }
 
+function navigation(shell: Shell): Html {
+  const b = shell.basePath;
+  return html`<nav><a href="${b}${WEB_PATHS.home}#status">Status</a><a href="${b}${WEB_PATHS.home}#packages">Packages</a>${
+    shell.tokenGate ? html`<a href="${b}${WEB_PATHS.logout}">Log out</a>` : ''
+  }</nav>
+<form method="get" action="${b}${WEB_PATHS.home}#packages" role="search">
+<input type="search" name="q" value="${shell.q ?? ''}" placeholder="Search cached packages by id" aria-label="Search cached packages by id" maxlength="200">
+<button type="submit">Search</button>
+</form>`;
+}
+
 export function renderPage(shell: Shell, body: Html): string {
   const b = shell.basePath;
   return html`<!doctype html>
@@ -53,13 +64,7 @@ ${
 <body>
 <header class="top"><div class="inner">
 <a class="brand" href="${b}${WEB_PATHS.home}">nuget-proxy<small>NuGet V3 cache</small></a>
-<nav><a href="${b}${WEB_PATHS.home}#status">Status</a><a href="${b}${WEB_PATHS.home}#packages">Packages</a>${
-    shell.tokenGate ? html`<a href="${b}${WEB_PATHS.logout}">Log out</a>` : ''
-  }</nav>
-<form method="get" action="${b}${WEB_PATHS.home}#packages" role="search">
-<input type="search" name="q" value="${shell.q ?? ''}" placeholder="Search cached packages by id" aria-label="Search cached packages by id" maxlength="200">
-<button type="submit">Search</button>
-</form>
+${shell.selfContained ? '' : navigation(shell)}
 </div></header>
 <main>
 ${body}
