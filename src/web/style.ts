@@ -22,7 +22,8 @@ body { margin: 0; background: var(--bg); color: var(--text);
 a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
 code, pre, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 13px; }
-header.top { background: var(--panel); border-bottom: 1px solid var(--line); }
+header.top { background: var(--panel); border-bottom: 1px solid var(--line); position: sticky; top: 0; z-index: 1; }
+h1[id], h2[id] { scroll-margin-top: 70px; }
 header.top .inner { max-width: 1180px; margin: 0 auto; padding: 10px 20px; display: flex; gap: 18px; align-items: center; flex-wrap: wrap; }
 header.top .brand { font-weight: 700; font-size: 17px; color: var(--text); }
 header.top .brand small { font-weight: 400; color: var(--muted); margin-left: 6px; }
