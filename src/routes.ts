@@ -245,27 +245,28 @@ function addWebRoutes(router: Router, deps: RouteDeps): void {
     return htmlReply(200, renderHome({ basePath: req.shell.basePath, publicBase: req.publicBase, status, list, tokenGate: gate !== null }));
   });
 
-  const packagePage = async (ctx: Context, req: PageRequest, versionSeg: string | null): Promise<Reply> => {
-    const id = parsePackageId(String(ctx.params['id'] ?? ''));
+  /** `{id}` or `{id}/{version}` after `prefix`, from the raw path (decoded once, like the NuGet routes). */
+  const identityAfter = (ctx: Context, prefix: string): { lowerId: string; lowerVersion: string | null } => {
+    const [idSeg = '', versionSeg] = segmentsAfter(ctx, prefix);
+    const id = parsePackageId(idSeg);
     if (!id.ok) throw new BadRequest(id.message);
-    let lowerVersion: string | null = null;
-    if (versionSeg !== null) {
-      const v = parseVersionSegment(versionSeg);
-      if (!v.ok) throw new BadRequest(v.message);
-      lowerVersion = v.value;
-    }
-    const view = await proxy.web.package(id.value, lowerVersion);
+    if (versionSeg === undefined) return { lowerId: id.value, lowerVersion: null };
+    const v = parseVersionSegment(versionSeg);
+    if (!v.ok) throw new BadRequest(v.message);
+    return { lowerId: id.value, lowerVersion: v.value };
+  };
+
+  const packagePage = async (ctx: Context, req: PageRequest): Promise<Reply> => {
+    const { lowerId, lowerVersion } = identityAfter(ctx, WEB_PATHS.packages);
+    const view = await proxy.web.package(lowerId, lowerVersion);
     return htmlReply(200, renderPackage({ basePath: req.shell.basePath, publicBase: req.publicBase, view, nowMs: Date.now(), tokenGate: gate !== null }));
   };
-  page(`${WEB_PATHS.packages}:id`, (ctx, req) => packagePage(ctx, req, null));
-  page(`${WEB_PATHS.packages}:id/:version`, (ctx, req) => packagePage(ctx, req, String(ctx.params['version'] ?? '')));
+  page(`${WEB_PATHS.packages}:id`, packagePage);
+  page(`${WEB_PATHS.packages}:id/:version`, packagePage);
 
   page(`${WEB_PATHS.icon}:id/:version`, async (ctx) => {
-    const id = parsePackageId(String(ctx.params['id'] ?? ''));
-    if (!id.ok) throw new BadRequest(id.message);
-    const v = parseVersionSegment(String(ctx.params['version'] ?? ''));
-    if (!v.ok) throw new BadRequest(v.message);
-    return withPageHeaders(await proxy.web.icon(id.value, v.value));
+    const { lowerId, lowerVersion } = identityAfter(ctx, WEB_PATHS.icon);
+    return withPageHeaders(await proxy.web.icon(lowerId, lowerVersion as string));
   });
   page(WEB_PATHS.style, async () => styleReply());
   page(WEB_PATHS.favicon, async () => faviconReply());

@@ -10,16 +10,31 @@ import { launchBrowser, type TestBrowser } from '../helpers/browser.ts';
 import { startProxy, type TestProxy } from '../helpers/proxy.ts';
 import { FAILING_PACKAGE, pagingPackages, startWebFixture, type WebFixture } from '../helpers/web-fixture.ts';
 
+/**
+ * The few browser globals the page-side callbacks use. The project compiles without the DOM library (it is
+ * a server), so callbacks reach them through globalThis with these types.
+ */
+interface DomElement {
+  readonly tagName: string;
+  readonly attributes: ArrayLike<{ readonly name: string }>;
+  getAttribute(name: string): string | null;
+}
+interface Dom {
+  readonly document: { querySelectorAll(selector: string): ArrayLike<DomElement>; readonly images: ArrayLike<{ readonly src: string }> };
+  getComputedStyle(element: unknown): { readonly borderTopLeftRadius: string };
+  readonly __xss?: unknown;
+}
+
 /** What a page could have done if injected markup had run: handlers, scripts, frames, foreign links. */
 async function injectionTraces(page: Page) {
   return page.evaluate(() => {
+    const { document, __xss } = globalThis as unknown as Dom;
     const handlers: string[] = [];
     for (const el of Array.from(document.querySelectorAll('*'))) {
       for (const attr of Array.from(el.attributes)) if (/^on/i.test(attr.name)) handlers.push(`${el.tagName} ${attr.name}`);
     }
-    const w = window as unknown as { __xss?: unknown };
     return {
-      xss: w.__xss ?? null,
+      xss: __xss ?? null,
       handlers,
       scripts: document.querySelectorAll('script').length,
       frames: document.querySelectorAll('iframe, frame, object, embed').length,
@@ -28,6 +43,11 @@ async function injectionTraces(page: Page) {
       styleAttributes: document.querySelectorAll('[style]').length,
     };
   });
+}
+
+/** The border radius the stylesheet gives an element: proof that the stylesheet loaded. */
+function radiusOf(page: Page, selector: string): Promise<string> {
+  return page.locator(selector).evaluate((el) => (globalThis as unknown as Dom).getComputedStyle(el).borderTopLeftRadius);
 }
 
 function rowsOf(page: Page) {
@@ -58,7 +78,7 @@ describe('web page in Chromium', () => {
       assert.ok(await page.locator(id).isVisible(), `${id} is visible`);
     }
     // The stylesheet loaded under the CSP: cards have their border radius.
-    assert.equal(await page.locator('#storage').evaluate((el) => getComputedStyle(el).borderTopLeftRadius), '10px');
+    assert.equal(await radiusOf(page, '#storage'), '10px');
     assert.match(await page.locator('#failures').innerText(), new RegExp(`${FAILING_PACKAGE.id.toLowerCase()}[\\s\\S]*UPSTREAM_STATUS`));
     assert.match(await page.locator('#nuget-config').innerText(), new RegExp(`value="${base.replace(/[.]/g, '\\.')}/v3/index\\.json"`));
     assert.equal(await rowsOf(page).count(), 50);
@@ -78,7 +98,7 @@ describe('web page in Chromium', () => {
     assert.ok(await page.locator('.deps h4:text(".NETFramework4.7.2")').isVisible());
     // The icon comes from the cache, same origin.
     const icon = page.locator('.pkg-head img');
-    assert.ok(await icon.evaluate((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth === 16));
+    assert.ok(await icon.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth === 16));
     // Another version through the versions table.
     await Promise.all([page.waitForURL(/1\.2\.0-preview\.1$/), page.click('#versions a:text("1.2.0-preview.1")')]);
     assert.match(await page.locator('#package-id').innerText(), /1\.2\.0-preview\.1/);
@@ -157,14 +177,14 @@ describe('web page in Chromium', () => {
       const first = await page.goto(`${gated.url}/packages/contoso.core`);
       assert.equal(first?.status(), 401);
       assert.ok(await page.locator('input[name=token]').isVisible());
-      assert.equal(await page.locator('.login').evaluate((el) => getComputedStyle(el).borderTopLeftRadius), '10px', 'inline stylesheet allowed by its hash');
+      assert.equal(await radiusOf(page, '.login'), '10px', 'inline stylesheet allowed by its hash');
       await page.fill('input[name=token]', 'wrong');
       await Promise.all([page.waitForLoadState('load'), page.click('.login button')]);
       assert.match(await page.locator('.login').innerText(), /That token is not right/);
       await page.fill('input[name=token]', TOKEN);
       await Promise.all([page.waitForURL(`${gated.url}/`), page.click('.login button')]);
       assert.ok(await page.locator('#package-list').isVisible());
-      assert.equal(await page.locator('#storage').evaluate((el) => getComputedStyle(el).borderTopLeftRadius), '10px');
+      assert.equal(await radiusOf(page, '#storage'), '10px');
       const cookies = await gatedBrowser.context.cookies();
       assert.equal(cookies.length, 1);
       assert.equal(cookies[0]?.httpOnly, true);

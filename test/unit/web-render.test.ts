@@ -8,6 +8,10 @@ import { isAllowedMarkup, renderReadme } from '../../src/web/markdown.ts';
 import { formatAgo, formatBytes, formatPercent } from '../../src/web/format.ts';
 import { nugetConfigSnippet } from '../../src/web/snippets.ts';
 import { basePathOf, listHref, packageHref } from '../../src/web/paths.ts';
+import { renderHome } from '../../src/web/home-page.ts';
+import { TrafficWindow } from '../../src/activity.ts';
+import { CircuitBreaker } from '../../src/breaker.ts';
+import { singleUpstreamFacts, type PackageListView, type StatusView } from '../../src/resources/web-page.ts';
 
 /** No tag of the output may carry an event handler, a style, or a script/iframe/img/object element. */
 function assertInert(markup: string): void {
@@ -119,5 +123,69 @@ describe('formats, snippets and links', () => {
     assert.equal(packageHref('/nuget', 'newtonsoft.json', '13.0.3'), '/nuget/packages/newtonsoft.json/13.0.3');
     assert.equal(listHref('', { q: '', sort: 'id', page: 1 }), '/#packages');
     assert.equal(listHref('/p', { q: 'a b', sort: 'size', page: 3 }), '/p/?q=a+b&sort=size&page=3#packages');
+  });
+});
+
+describe('overview page', () => {
+  const NOW = Date.UTC(2026, 0, 15, 12, 0);
+
+  function status(overrides: Partial<StatusView> = {}): StatusView {
+    return {
+      nowMs: NOW,
+      instance: 'host:1',
+      offline: false,
+      upstreams: [],
+      redis: 'none',
+      storage: { description: '/data', packages: 3, versions: 7, packageBytes: 1000, sweep: null, quotaBytes: null, evictUnusedDays: null },
+      traffic: new TrafficWindow(60, () => NOW).summary(),
+      failures: [],
+      catalogBuiltAtMs: NOW,
+      catalogBuilding: false,
+      ...overrides,
+    };
+  }
+  const list: PackageListView = {
+    query: { q: '', sort: 'id', page: 1, pageSize: 50 },
+    total: 1,
+    pages: 1,
+    ready: true,
+    rows: [{ lowerId: 'a.b', id: 'A.B', description: 'd', latest: '1.0.0', versions: 2, bytes: 2048, lastServedMs: NOW - 120_000, upstream: 'feed', policy: { label: 'younger than 7d', blocked: true } }],
+  };
+  const render = (s: StatusView) => renderHome({ basePath: '', publicBase: 'http://127.0.0.1:5555', status: s, list, tokenGate: false });
+
+  it('shows each upstream host with its breaker state', () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 1, backoffMs: 5000, maxBackoffMs: 60_000 });
+    breaker.recordFailure('search.feed.invalid');
+    breaker.recordSuccess('api.feed.invalid');
+    const facts = singleUpstreamFacts({ upstream: 'https://api.feed.invalid/v3/index.json', offline: false }, breaker);
+    const out = render(status({ upstreams: facts.upstreams() }));
+    assert.match(out, /<strong>api\.feed\.invalid<\/strong>/);
+    assert.match(out, /search\.feed\.invalid<\/span> <span class="badge bad">breaker open<\/span> <span class="muted">1 failures in a row<\/span> <span class="muted">back-off 5 s<\/span>/);
+    assert.match(out, /api\.feed\.invalid<\/span> <span class="badge ok">reachable<\/span>/);
+    assert.equal(facts.upstreamOf('a.b', '1.0.0'), 'api.feed.invalid');
+    assert.equal(facts.policyOf('a.b', '1.0.0'), null);
+  });
+
+  it('shows Redis down, storage near the quota from the last sweep, and a policy column', () => {
+    const out = render(
+      status({
+        redis: 'down',
+        storage: { description: 's3://bucket/cache/', packages: 3, versions: 7, packageBytes: 900, sweep: { usedBytes: 970, atMs: NOW - 60_000, evicted: 4, overQuota: false }, quotaBytes: 1000, evictUnusedDays: 30 },
+      }),
+    );
+    assert.match(out, /id="redis"><h3>Redis<\/h3><span class="badge bad">down<\/span>/);
+    assert.match(out, /<div class="big">970 B<\/div>\n<div class="sub">of 1000 B quota<\/div>/);
+    assert.match(out, /<rect class="used bad" x="0" y="0" width="97.00" height="8"\/>/);
+    assert.match(out, /97% used <span class="muted">· last sweep 1 min ago, 4 evicted<\/span>/);
+    assert.match(out, /unused for 30 days are evicted/);
+    assert.match(out, /<span class="badge bad">younger than 7d<\/span>/);
+    assert.match(out, /<td class="small">2 min ago<\/td>/);
+  });
+
+  it('says so when offline and when nothing has failed', () => {
+    const out = render(status({ offline: true }));
+    assert.match(out, /<span class="badge none">offline mode<\/span>/);
+    assert.match(out, /No package fill has failed since this process started/);
+    assert.match(out, /no quota \(--max-cache-size\)/);
   });
 });
