@@ -66,6 +66,8 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   const blobs = await createBlobStore(config);
   const memoryBytes = config.memoryCacheMb * 1024 * 1024;
   const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redisUrl: config.redisUrl, metrics, log });
+  // Without Redis there is nothing to report: an absent series, not a 0 that would read as "Redis down".
+  if (!config.redisUrl) metrics.registry.removeSingleMetric('nuget_proxy_redis_up');
   const breaker = new CircuitBreaker({
     failureThreshold: config.breakerFailures,
     backoffMs: config.breakerBackoffMs,

@@ -1,5 +1,7 @@
 // Retention: keeps the blob store under --max-cache-size and drops versions unused for
-// --evict-unused-days. A sweep folds the access deltas into the index, takes an inventory of package
+// --evict-unused-days. Eviction has hysteresis: once usage passes 95% of the quota, a sweep evicts down to
+// 90%, so a full cache is not swept on every fill and stays below the "near quota" alert unless retention
+// cannot keep up (everything left pinned or in use). A sweep folds the access deltas into the index, takes an inventory of package
 // versions, and evicts the least recently served first — never a pinned version (imported from a bundle,
 // prefetched with --pin) and never one served or filled within the grace window (a download in progress).
 // A version's .nupkg goes first, so it stops being "held" (version lists, offline registration, search)
@@ -41,6 +43,10 @@ export interface SweepResult {
   readonly overQuota: boolean;
   readonly durationMs: number;
 }
+
+/** A sweep evicts when usage is above HIGH × quota, down to LOW × quota. */
+export const QUOTA_HIGH_WATERMARK = 0.95;
+export const QUOTA_LOW_WATERMARK = 0.9;
 
 interface VersionInfo {
   readonly lowerId: string;
@@ -100,7 +106,7 @@ export class Sweeper {
   noteAdded(bytes: number): void {
     this.addedSinceSweep += bytes;
     const max = this.deps.policy.maxBytes;
-    if (max !== null && this.lastUsedBytes + this.addedSinceSweep > max && !this.running) {
+    if (max !== null && this.lastUsedBytes + this.addedSinceSweep > max * QUOTA_HIGH_WATERMARK && !this.running) {
       if (this.soon) clearTimeout(this.soon);
       this.soon = setTimeout(() => void this.sweep().catch(() => undefined), 250);
       this.soon.unref();
@@ -184,10 +190,11 @@ export class Sweeper {
       .sort((a, b) => lastServed(a) - lastServed(b));
     const evicted: Evicted[] = [];
     let used = usedBytesBefore;
+    const target = policy.maxBytes !== null && used > policy.maxBytes * QUOTA_HIGH_WATERMARK ? policy.maxBytes * QUOTA_LOW_WATERMARK : Infinity;
     for (const v of candidates) {
       const served = lastServed(v);
       const unused = policy.evictUnusedMs !== null && now - served > policy.evictUnusedMs;
-      const overQuota = policy.maxBytes !== null && used > policy.maxBytes;
+      const overQuota = used > target;
       // Sorted by last use, and `used` only shrinks: once neither applies, nothing later qualifies.
       if (!unused && !overQuota) break;
       await this.evict(v);

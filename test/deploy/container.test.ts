@@ -1,7 +1,8 @@
 // The container image and docker-compose.yml, without a Docker engine: the Dockerfile is parsed and its
 // rules checked (stages, pinned slim base, non-root USER, HEALTHCHECK, --omit=dev, EXPOSE = the default
 // port); its npm steps are then replayed in scratch folders and the runtime stage's ENTRYPOINT, CMD and
-// HEALTHCHECK are run for real against a fake upstream. Compose is validated by docker-compose v1.
+// HEALTHCHECK are run for real against a fake upstream. Compose (and its S3 override) is validated by
+// docker-compose v1.
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -345,3 +346,43 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('docker-compose.s3.yml (object storage override)', () => {
+  const composeEnv = (extra: Record<string, string>) => ({ PATH: process.env.PATH, HOME: process.env.HOME, ...extra });
+  const merged = async (extra: Record<string, string>) =>
+    run('docker-compose', ['-f', 'docker-compose.yml', '-f', 'docker-compose.s3.yml', 'config'], { cwd: REPO, env: composeEnv(extra) });
+
+  it('passes `docker-compose -f docker-compose.yml -f docker-compose.s3.yml config -q` once a bucket is named', async () => {
+    const r = await run('docker-compose', ['-f', 'docker-compose.yml', '-f', 'docker-compose.s3.yml', 'config', '-q'], { cwd: REPO, env: composeEnv({ NUGET_PROXY_BLOB_STORE: 's3://nuget-cache/prod' }) });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+
+  it('refuses to start without NUGET_PROXY_BLOB_STORE, naming it', async () => {
+    const r = await merged({});
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /set NUGET_PROXY_BLOB_STORE=s3:\/\/bucket\/prefix/);
+  });
+
+  it('adds the object storage variables to nuget-proxy only, keeping Redis and the rest of the default', async () => {
+    const override = parseYaml(await readFile(join(REPO, 'docker-compose.s3.yml'), 'utf8')) as { services: Record<string, Service> };
+    assert.deepEqual(Object.keys(override.services), ['nuget-proxy']);
+    assert.deepEqual(Object.keys(override.services['nuget-proxy'] ?? {}), ['environment']);
+    const names = Object.keys(override.services['nuget-proxy']?.environment ?? {}).sort();
+    assert.deepEqual(names, ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'NUGET_PROXY_BLOB_STORE', 'NUGET_PROXY_S3_ENDPOINT', 'NUGET_PROXY_S3_FORCE_PATH_STYLE', 'NUGET_PROXY_S3_REGION']);
+    const r = await merged({ NUGET_PROXY_BLOB_STORE: 's3://nuget-cache/prod', NUGET_PROXY_S3_ENDPOINT: 'https://minio.example:9000', NUGET_PROXY_S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE' });
+    assert.equal(r.code, 0, r.stderr);
+    const config = parseYaml(r.stdout) as { services: Record<string, Service> };
+    const env = config.services['nuget-proxy']?.environment ?? {};
+    assert.equal(env['NUGET_PROXY_BLOB_STORE'], 's3://nuget-cache/prod');
+    assert.equal(env['NUGET_PROXY_S3_ENDPOINT'], 'https://minio.example:9000');
+    assert.equal(env['NUGET_PROXY_S3_FORCE_PATH_STYLE'], 'true');
+    assert.equal(env['AWS_ACCESS_KEY_ID'], 'AKIAEXAMPLE');
+    assert.match(env['NUGET_PROXY_REDIS_URL'] ?? '', /^redis:\/\/redis:6379\b/, 'Redis stays: one fill across restarts and replicas');
+    assert.deepEqual(Object.keys(config.services).sort(), Object.keys(compose.services).sort());
+  });
+
+  it('leaves the default compose file on the cache volume', () => {
+    const env = compose.services['nuget-proxy']?.environment ?? {};
+    for (const name of Object.keys(env)) assert.doesNotMatch(name, /^(NUGET_PROXY_BLOB_STORE|NUGET_PROXY_S3_|AWS_)/, `${name} in the default`);
+    assert.ok(compose.services['nuget-proxy']?.volumes?.includes('nuget-cache:/data'));
+  });
+});

@@ -1,13 +1,14 @@
 // The Helm chart (helm/nuget-proxy): `helm lint --strict`; every values file in ci/ renders, every object
 // validates against the Kubernetes schemas, the pods are restricted and the proxy accepts the rendered
 // configuration; every file in ci-invalid/ is refused with its expected message; values.schema.json
-// agrees with src/config.ts; NOTES.txt gives a nuget.config a real client reads; the `helm test` and
-// bundle download scripts work against real servers.
+// agrees with src/config.ts and stays strict around the extension points; NOTES.txt gives a nuget.config
+// a real client reads; the `helm test` and bundle download scripts work against real servers, and a CA
+// mounted through extraVolumes lets a real proxy process reach an https upstream signed by it.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,9 @@ import { parse as parseYaml } from 'yaml';
 import { OPTIONS, envName, parseConfig, type Command } from '../../src/config.ts';
 import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { startProxy, type TestProxy } from '../helpers/proxy.ts';
-import { CHART, REPO, helm, parseManifests, renderChart, run, yamlFilesIn, type K8sObject } from './tools.ts';
+import { freePort } from '../helpers/redis.ts';
+import { createSelfSignedCertificate } from '../helpers/tls.ts';
+import { CHART, REPO, helm, parseManifests, renderChart, run, startProcess, waitFor, yamlFilesIn, type K8sObject } from './tools.ts';
 
 type Json = Record<string, unknown>;
 type Container = Json & { name: string; args?: string[]; command?: string[]; env?: Json[]; envFrom?: Json[]; volumeMounts?: Json[] };
@@ -63,6 +66,23 @@ function selects(selector: Record<string, string>, labels: Record<string, string
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
+/** PrometheusRule is a CRD too: its shape by hand (promtool checks the rules themselves, test/deploy/alerts.test.ts). */
+function validatePrometheusRule(o: K8sObject): void {
+  assert.equal(o.apiVersion, 'monitoring.coreos.com/v1');
+  assert.deepEqual(Object.keys(o['spec'] as Json), ['groups']);
+  const groups = get<Json[]>(o, 'spec.groups');
+  assert.ok(Array.isArray(groups) && groups.length > 0, 'PrometheusRule spec.groups');
+  for (const g of groups) {
+    assert.equal(typeof g['name'], 'string');
+    for (const r of g['rules'] as Json[]) {
+      for (const k of Object.keys(r)) assert.ok(['alert', 'expr', 'for', 'labels', 'annotations'].includes(k), `unexpected rule field ${k}`);
+      assert.match(String(r['alert']), /^[A-Za-z][A-Za-z0-9]*$/);
+      assert.equal(typeof r['expr'], 'string');
+      for (const v of Object.values({ ...(r['labels'] as Json), ...(r['annotations'] as Json) })) assert.equal(typeof v, 'string');
+    }
+  }
+}
+
 /** ServiceMonitor is a CRD the Kubernetes schemas do not know: its basic shape, checked by hand. */
 function validateServiceMonitor(o: K8sObject): void {
   assert.equal(o.apiVersion, 'monitoring.coreos.com/v1');
@@ -82,6 +102,7 @@ function validateServiceMonitor(o: K8sObject): void {
 async function validateObject(o: K8sObject): Promise<void> {
   assert.equal(typeof o.metadata?.name, 'string', `${o.kind} has a name`);
   if (o.kind === 'ServiceMonitor') return validateServiceMonitor(o);
+  if (o.kind === 'PrometheusRule') return validatePrometheusRule(o);
   const mod = (await import(`kubernetes-models/${o.apiVersion}`)) as Record<string, new (data: unknown) => { validate(): void }>;
   const Cls = mod[o.kind];
   assert.ok(Cls, `kubernetes-models knows ${o.apiVersion} ${o.kind}`);
@@ -90,7 +111,8 @@ async function validateObject(o: K8sObject): Promise<void> {
 
 /**
  * The environment a container of the chart starts with: its ConfigMap and Secret (envFrom), its env
- * entries; keys of an existingSecret (not rendered) get placeholders. The CA file is written to a temp file.
+ * entries; keys of an existingSecret (not rendered) get placeholders, ConfigMaps of the user's envFrom are
+ * skipped (their content is not known). The CA file is written to a temp file.
  */
 function containerEnv(objs: readonly K8sObject[], c: Container, caDir: string): Record<string, string> {
   const env: Record<string, string> = {};
@@ -100,7 +122,8 @@ function containerEnv(objs: readonly K8sObject[], c: Container, caDir: string): 
   for (const from of c.envFrom ?? []) {
     const cm = get<string | undefined>(from, 'configMapRef.name');
     const sec = get<string | undefined>(from, 'secretRef.name');
-    if (cm) Object.assign(env, configMap(cm)?.['data'] ?? assert.fail(`ConfigMap ${cm} is not rendered`));
+    if (cm === 'r-nuget-proxy') Object.assign(env, configMap(cm)?.['data'] ?? assert.fail(`ConfigMap ${cm} is not rendered`));
+    else if (cm) assert.equal(configMap(cm), undefined, `a user ConfigMap ${cm} is not the chart's`);
     if (sec) Object.assign(env, secret(sec)?.['stringData'] ?? {});
   }
   for (const e of c.env ?? []) {
@@ -111,7 +134,7 @@ function containerEnv(objs: readonly K8sObject[], c: Container, caDir: string): 
       const rendered = secret(ref.name);
       env[name] = rendered
         ? (get<string | undefined>(rendered, `stringData.${ref.key}`) ?? assert.fail(`Secret ${ref.name} lacks key ${ref.key}`))
-        : (secretPlaceholders[ref.key] ?? assert.fail(`no placeholder for existingSecret key ${ref.key}`));
+        : (secretPlaceholders[ref.key] ?? `placeholder-${ref.key}`);
     }
   }
   if (env['NUGET_PROXY_UPSTREAM_CA_FILE']) {
@@ -176,6 +199,8 @@ describe('every ci/ values file renders valid, restricted manifests', () => {
         assert.equal(get(spec, 'securityContext.runAsNonRoot'), true, `${where}: pod runAsNonRoot`);
         assert.equal(get(spec, 'securityContext.seccompProfile.type'), 'RuntimeDefault', `${where}: pod seccomp`);
         assert.equal(spec['automountServiceAccountToken'], false, `${where}: no service account token`);
+        // A Service named nuget-proxy would otherwise inject NUGET_PROXY_PORT=tcp://… and friends.
+        assert.equal(spec['enableServiceLinks'], false, `${where}: enableServiceLinks`);
         for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
           const sc = (c['securityContext'] ?? {}) as Json;
           assert.equal(sc['runAsNonRoot'], true, `${where} ${c.name}: runAsNonRoot`);
@@ -242,7 +267,7 @@ describe('every ci/ values file renders valid, restricted manifests', () => {
       const secretValues = ofKind(objs, 'Secret').flatMap((s) => Object.values((s['stringData'] ?? {}) as Record<string, string>));
       const configText = JSON.stringify(ofKind(objs, 'ConfigMap').map((c) => c['data']));
       for (const v of secretValues) assert.ok(!configText.includes(v), `${file}: a secret value appears in a ConfigMap`);
-      for (const key of ['NUGET_PROXY_UPSTREAM_PASSWORD', 'NUGET_PROXY_UPSTREAM_TOKEN', 'NUGET_PROXY_UPSTREAM_HEADER', 'NUGET_PROXY_REDIS_URL'])
+      for (const key of ['NUGET_PROXY_UPSTREAM_PASSWORD', 'NUGET_PROXY_UPSTREAM_TOKEN', 'NUGET_PROXY_UPSTREAM_HEADER', 'NUGET_PROXY_REDIS_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'])
         assert.ok(!configText.includes(key), `${file}: ${key} in a ConfigMap`);
       assert.doesNotMatch(configText, /_PROXY":"[a-z]+:\/\/[^"/@]+@/, `${file}: an egress proxy URL with credentials in a ConfigMap`);
     }
@@ -266,7 +291,7 @@ describe('every ci/ values file renders valid, restricted manifests', () => {
     }
   });
 
-  it('uses Recreate only for one replica on a ReadWriteOnce claim, RollingUpdate and Redis for several', () => {
+  it('uses Recreate only for one replica on a ReadWriteOnce claim; several replicas roll and share state (Redis, object storage or an RWX claim)', () => {
     for (const [file, objs] of rendered) {
       const d = one(objs, 'Deployment');
       const strategy = get<string>(d, 'spec.strategy.type');
@@ -278,6 +303,13 @@ describe('every ci/ values file renders valid, restricted manifests', () => {
       const pvc = ofKind(objs, 'PersistentVolumeClaim').find((p) => p.metadata.name === claimName);
       const proxy = spec.containers[0] as Container;
       const hasRedis = (proxy.env ?? []).some((e) => e['name'] === 'NUGET_PROXY_REDIS_URL');
+      const config = ofKind(objs, 'ConfigMap').find((c) => c.metadata.name === 'r-nuget-proxy');
+      const objectStorage = get<string | undefined>(config, 'data.NUGET_PROXY_BLOB_STORE') !== undefined;
+      const sharedClaim = pvc !== undefined && get<string[]>(pvc, 'spec.accessModes')[0] === 'ReadWriteMany';
+      if (objectStorage) {
+        assert.equal(claimName, undefined, `${file}: no claim for packages that live in the bucket`);
+        assert.equal(ofKind(objs, 'PersistentVolumeClaim').length, 0, `${file}: no PVC with object storage`);
+      }
       if (strategy === 'Recreate') {
         assert.equal(replicas, 1, `${file}: Recreate with one replica`);
         assert.equal(hpa, undefined, `${file}: no HPA with Recreate`);
@@ -287,7 +319,7 @@ describe('every ci/ values file renders valid, restricted manifests', () => {
         if (pvc) assert.deepEqual(get(pvc, 'spec.accessModes'), ['ReadWriteMany'], `${file}: RollingUpdate on a created claim needs RWX`);
       }
       if ((replicas ?? 0) > 1 || hpa) {
-        assert.ok(hasRedis, `${file}: several replicas share metadata through Redis`);
+        assert.ok(hasRedis || objectStorage || sharedClaim, `${file}: several replicas share state (Redis, object storage or one RWX claim)`);
         assert.equal(strategy, 'RollingUpdate', file);
         if (pvc) assert.deepEqual(get(pvc, 'spec.accessModes'), ['ReadWriteMany'], file);
       }
@@ -296,13 +328,16 @@ describe('every ci/ values file renders valid, restricted manifests', () => {
     }
   });
 
-  it('ships a `helm test` pod that fetches the service index and a flat-container document', () => {
+  it('ships a `helm test` pod that fetches the service index (and a package only when the values name one)', () => {
     for (const [file, objs] of rendered) {
       const pod = ofKind(objs, 'Pod').find((p) => p.metadata.annotations?.['helm.sh/hook'] === 'test') ?? assert.fail(`${file}: test pod`);
       const script = get<string>(pod, 'spec.containers.0.args.0');
       assert.match(script, /\/v3\/index\.json/);
       assert.match(script, /PackageBaseAddress\/3\.0\.0/);
+      assert.match(script, /\.nupkg/);
     }
+    const env = get<Json[]>(one(rendered.get('default-values.yaml') ?? [], 'Pod'), 'spec.containers.0.env');
+    assert.equal(env.find((e) => e['name'] === 'PACKAGE_ID')?.['value'], '', 'no package needed by default (an air-gapped mirror may lack any)');
   });
 });
 
@@ -363,7 +398,7 @@ const EXPECTATIONS: Record<string, (objs: K8sObject[]) => void> = {
     assert.equal(data['NUGET_PROXY_PUBLIC_URL'], 'https://nuget.corp.example/mirror');
     const { spec } = deploymentPod(objs);
     assert.deepEqual(spec.initContainers?.map((c) => c.name), ['bundle-import']);
-    assert.deepEqual(spec.initContainers?.[0]?.args, ['import', '/bundles/nuget-bundle-2025-11.zip']);
+    assert.deepEqual(spec.initContainers?.[0]?.args, ['import', '/bundles/nuget-bundle-2025-11.tar.gz']);
     const bundles = (spec.volumes ?? []).find((v) => v['name'] === 'bundles');
     assert.equal(get(bundles, 'persistentVolumeClaim.claimName'), 'nuget-bundles');
     assert.match(String(spec.containers[0]?.['image']), /^registry\.corp\.example\/nuget-proxy@sha256:[0-9a-f]{64}$/);
@@ -378,7 +413,7 @@ const EXPECTATIONS: Record<string, (objs: K8sObject[]) => void> = {
     const spec = get<PodSpec>(job, 'spec.template.spec');
     assert.deepEqual(spec.initContainers?.map((c) => c.name), ['bundle-download']);
     assert.deepEqual(spec.containers.map((c) => c.name), ['bundle-import']);
-    assert.equal(spec.initContainers?.[0]?.env?.find((e) => e['name'] === 'BUNDLE_URL')?.['value'], 'http://artifacts.corp.example:8081/nuget/nuget-bundle.zip');
+    assert.equal(spec.initContainers?.[0]?.env?.find((e) => e['name'] === 'BUNDLE_URL')?.['value'], 'http://artifacts.corp.example:8081/nuget/nuget-bundle.tar.gz');
     assert.equal(deploymentPod(objs).spec.initContainers, undefined, 'the proxy pods do not import themselves');
     assert.deepEqual(get(one(objs, 'PersistentVolumeClaim'), 'spec.accessModes'), ['ReadWriteMany']);
     assert.equal(get(one(objs, 'Deployment'), 'spec.strategy.type'), 'RollingUpdate');
@@ -399,10 +434,86 @@ const EXPECTATIONS: Record<string, (objs: K8sObject[]) => void> = {
   },
   'inline-credentials-values.yaml': (objs) => {
     const secret = get<Record<string, string>>(one(objs, 'Secret'), 'stringData');
-    assert.deepEqual(Object.keys(secret).sort(), ['HTTPS_PROXY', 'NUGET_PROXY_UPSTREAM_PASSWORD', 'NUGET_PROXY_UPSTREAM_USERNAME']);
+    assert.deepEqual(Object.keys(secret).sort(), ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'HTTPS_PROXY', 'NUGET_PROXY_UPSTREAM_PASSWORD', 'NUGET_PROXY_UPSTREAM_USERNAME']);
+    assert.equal(secret['AWS_SESSION_TOKEN'], 'example-session-token');
+    assert.equal(get(one(objs, 'ConfigMap'), 'data.NUGET_PROXY_BLOB_STORE'), 's3://nuget-cache');
+    assert.equal(ofKind(objs, 'PersistentVolumeClaim').length, 0);
+    assert.equal(get(one(objs, 'Deployment'), 'spec.strategy.type'), 'RollingUpdate', 'no volume to hand over: pods roll');
     assert.equal(get(one(objs, 'ConfigMap'), 'data.HTTPS_PROXY'), undefined);
     assert.equal(get(one(objs, 'ConfigMap'), 'data.NO_PROXY'), '.cluster.local');
     assert.equal(get(one(objs, 'Deployment'), 'spec.template.spec.terminationGracePeriodSeconds'), 90);
+  },
+  's3-replicas-values.yaml': (objs) => {
+    const d = one(objs, 'Deployment');
+    assert.equal(get(d, 'spec.replicas'), 3);
+    assert.equal(get(d, 'spec.strategy.type'), 'RollingUpdate');
+    assert.equal(ofKind(objs, 'PersistentVolumeClaim').length, 0, 'no PVC');
+    const { spec } = deploymentPod(objs);
+    const cache = (spec.volumes ?? []).find((v) => v['name'] === 'cache');
+    assert.deepEqual(cache, { name: 'cache', emptyDir: { sizeLimit: '10Gi' } }, '/data is scratch space');
+    const data = get<Record<string, string>>(one(objs, 'ConfigMap'), 'data');
+    assert.equal(data['NUGET_PROXY_BLOB_STORE'], 's3://nuget-cache/prod', 'the prefix without its trailing slash');
+    assert.equal(data['NUGET_PROXY_S3_ENDPOINT'], 'https://minio.storage.svc.cluster.local:9000');
+    assert.equal(data['NUGET_PROXY_S3_REGION'], 'us-east-1');
+    assert.equal(data['NUGET_PROXY_S3_FORCE_PATH_STYLE'], 'true');
+    assert.equal(data['NUGET_PROXY_MAX_CACHE_SIZE'], '500GB');
+    assert.equal(data['NUGET_PROXY_EVICT_UNUSED_DAYS'], '90');
+    assert.equal(data['NUGET_PROXY_WORKERS'], '1', 'the chart scales by pods');
+    const env = (spec.containers[0] as Container).env ?? [];
+    const ref = (name: string) => get<{ name: string; key: string } | undefined>(env.find((e) => e['name'] === name), 'valueFrom.secretKeyRef');
+    assert.deepEqual(ref('AWS_ACCESS_KEY_ID'), { name: 'nuget-proxy-s3', key: 'access-key' });
+    assert.deepEqual(ref('AWS_SECRET_ACCESS_KEY'), { name: 'nuget-proxy-s3', key: 'secret-key' });
+    assert.equal(ref('AWS_SESSION_TOKEN'), undefined);
+    assert.deepEqual(ref('NUGET_PROXY_REDIS_URL'), { name: 'r-nuget-proxy', key: 'NUGET_PROXY_REDIS_URL' });
+    assert.deepEqual(Object.keys(get<Json>(one(objs, 'Secret'), 'stringData')), ['NUGET_PROXY_REDIS_URL'], 'the keys stay in their own Secret');
+    const egress = get<Json[]>(one(objs, 'NetworkPolicy'), 'spec.egress');
+    const s3 = egress.find((r) => JSON.stringify(r).includes('"port":9000')) ?? assert.fail(`egress to the endpoint port: ${JSON.stringify(egress)}`);
+    assert.match(JSON.stringify(s3['to']), /"kubernetes.io\/metadata.name":"storage"/);
+  },
+  's3-irsa-values.yaml': (objs) => {
+    const sa = one(objs, 'ServiceAccount');
+    assert.equal(sa.metadata.annotations?.['eks.amazonaws.com/role-arn'], 'arn:aws:iam::123456789012:role/nuget-proxy');
+    const data = get<Record<string, string>>(one(objs, 'ConfigMap'), 'data');
+    assert.equal(data['NUGET_PROXY_BLOB_STORE'], 's3://corp-nuget-mirror/nuget-proxy');
+    assert.equal(data['NUGET_PROXY_S3_REGION'], 'eu-central-1');
+    assert.equal(data['NUGET_PROXY_S3_ENDPOINT'], undefined, 'AWS S3: no endpoint');
+    assert.equal(data['NUGET_PROXY_MAX_CACHE_SIZE'], undefined, 'no quota');
+    for (const { owner, spec } of podSpecs(objs).filter((p) => !p.owner.startsWith('Pod/'))) {
+      assert.equal(spec['serviceAccountName'], sa.metadata.name, `${owner}: runs as the IRSA service account`);
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers].filter((x) => x.name !== 'bundle-download')) {
+        assert.ok(!(c.env ?? []).some((e) => String(e['name']).startsWith('AWS_')), `${owner} ${c.name}: no static keys (IRSA injects the token)`);
+        assert.deepEqual(c.envFrom?.map((f) => get(f, 'secretRef.name') ?? get(f, 'configMapRef.name')), ['r-nuget-proxy', 'nuget-proxy-credentials']);
+      }
+    }
+    const job = one(objs, 'Job');
+    const jobCache = get<Json[]>(job, 'spec.template.spec.volumes').find((v) => v['name'] === 'cache');
+    assert.ok(jobCache?.['ephemeral'], 'the Job imports into the bucket, with scratch space of its own');
+    assert.equal(ofKind(objs, 'PersistentVolumeClaim').length, 0);
+    assert.equal(get(one(objs, 'HorizontalPodAutoscaler'), 'spec.maxReplicas'), 8);
+    const rule = one(objs, 'PrometheusRule');
+    assert.equal(rule.metadata.labels?.['release'], 'kube-prometheus-stack');
+    const rules = get<Json[]>(rule, 'spec.groups.0.rules');
+    assert.ok(rules.length >= 5);
+    for (const r of rules) assert.equal(get(r, 'labels.team'), 'platform', `ruleLabels on ${String(r['alert'])}`);
+  },
+  'extension-points-values.yaml': (objs) => {
+    const { spec, labels, annotations } = deploymentPod(objs);
+    assert.equal(labels['team'], 'platform');
+    assert.equal(labels['sidecar.istio.io/inject'], 'false');
+    assert.equal(annotations['prometheus.io/scrape'], 'true');
+    assert.match(annotations['checksum/config'] ?? '', /^[0-9a-f]{64}$/, 'the chart\'s annotations stay');
+    assert.deepEqual((spec.volumes ?? []).find((v) => v['name'] === 'corp-ca'), { name: 'corp-ca', secret: { secretName: 'corp-root-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+    const proxy = spec.containers[0] as Container;
+    assert.deepEqual((proxy.volumeMounts ?? []).find((m) => m['name'] === 'corp-ca'), { name: 'corp-ca', mountPath: '/etc/ssl/corp', readOnly: true });
+    assert.equal(proxy.env?.find((e) => e['name'] === 'NODE_EXTRA_CA_CERTS')?.['value'], '/etc/ssl/corp/ca.crt');
+    assert.deepEqual(proxy.envFrom?.map((f) => get(f, 'configMapRef.name') ?? get(f, 'secretRef.name')), ['r-nuget-proxy', 'corp-proxy-env'], 'the user\'s envFrom after the chart\'s');
+    const data = get<Record<string, string>>(one(objs, 'ConfigMap'), 'data');
+    assert.equal(data['NUGET_PROXY_MAX_CACHE_SIZE'], '15GB');
+    assert.equal(data['NUGET_PROXY_EVICT_UNUSED_DAYS'], '30');
+    assert.equal(data['NUGET_PROXY_BLOB_STORE'], undefined, 'packages on the cache volume');
+    assert.deepEqual(get(one(objs, 'PersistentVolumeClaim'), 'spec.resources.requests.storage'), '20Gi');
+    const testEnv = get<Json[]>(one(objs, 'Pod'), 'spec.containers.0.env');
+    assert.deepEqual(testEnv.map((e) => [e['name'], e['value']]).slice(1), [['PACKAGE_ID', 'Newtonsoft.Json'], ['PACKAGE_VERSION', '13.0.3']]);
   },
 };
 
@@ -440,23 +551,30 @@ describe('config checksum', () => {
 
 describe('values.schema.json and values.yaml agree with src/config.ts', () => {
   const schemaFile = join(CHART, 'values.schema.json');
-  // Options the chart sets itself, each with where it comes from.
+  // Variables the chart sets itself (by their environment names, the interface), each with where it comes from.
   const MANAGED: Record<string, string> = {
-    host: 'always 0.0.0.0',
-    port: 'containerPort',
-    cacheDir: 'always /data (the cache volume)',
-    logFormat: 'always json',
-    redisUrl: 'redis.url / existingSecret',
-    upstreamUsername: 'upstreamCredentials / existingSecret',
-    upstreamPassword: 'upstreamCredentials / existingSecret',
-    upstreamToken: 'upstreamCredentials / existingSecret',
-    upstreamHeader: 'upstreamCredentials / existingSecret',
-    upstreamCaFile: 'upstreamCaBundle',
-    httpsProxy: 'egress.httpsProxy',
-    httpProxy: 'egress.httpProxy',
-    noProxy: 'egress.noProxy',
-    tlsCert: 'not supported: TLS ends at the ingress',
-    tlsKey: 'not supported: TLS ends at the ingress',
+    NUGET_PROXY_HOST: 'always 0.0.0.0',
+    NUGET_PROXY_PORT: 'containerPort',
+    NUGET_PROXY_CACHE_DIR: 'always /data (the cache volume, or scratch space with object storage)',
+    NUGET_PROXY_LOG_FORMAT: 'always json',
+    NUGET_PROXY_WORKERS: 'always 1: the chart scales by pods',
+    NUGET_PROXY_REDIS_URL: 'redis.url / existingSecret',
+    NUGET_PROXY_BLOB_STORE: 'objectStorage.bucket / prefix',
+    NUGET_PROXY_S3_ENDPOINT: 'objectStorage.endpoint',
+    NUGET_PROXY_S3_REGION: 'objectStorage.region',
+    NUGET_PROXY_S3_FORCE_PATH_STYLE: 'objectStorage.forcePathStyle',
+    NUGET_PROXY_MAX_CACHE_SIZE: 'retention.maxCacheSize',
+    NUGET_PROXY_EVICT_UNUSED_DAYS: 'retention.evictUnusedDays',
+    NUGET_PROXY_UPSTREAM_USERNAME: 'upstreamCredentials / existingSecret',
+    NUGET_PROXY_UPSTREAM_PASSWORD: 'upstreamCredentials / existingSecret',
+    NUGET_PROXY_UPSTREAM_TOKEN: 'upstreamCredentials / existingSecret',
+    NUGET_PROXY_UPSTREAM_HEADER: 'upstreamCredentials / existingSecret',
+    NUGET_PROXY_UPSTREAM_CA_FILE: 'upstreamCaBundle',
+    HTTPS_PROXY: 'egress.httpsProxy',
+    HTTP_PROXY: 'egress.httpProxy',
+    NO_PROXY: 'egress.noProxy',
+    NUGET_PROXY_TLS_CERT: 'not supported: TLS ends at the ingress',
+    NUGET_PROXY_TLS_KEY: 'not supported: TLS ends at the ingress',
   };
 
   it('lets every serve option be set, through config.* or a dedicated value', async () => {
@@ -464,8 +582,20 @@ describe('values.schema.json and values.yaml agree with src/config.ts', () => {
     const props = get<Record<string, Json>>(schema, 'properties.config.properties');
     for (const spec of OPTIONS.filter((o) => o.commands.includes('serve'))) {
       const inConfig = spec.key in props;
-      const managed = spec.key in MANAGED;
-      assert.ok(inConfig !== managed, `${spec.key}: exactly one of config.${spec.key} in the schema or a chart-managed value`);
+      const managed = envName(spec) in MANAGED;
+      assert.ok(inConfig !== managed, `${spec.key} (${envName(spec)}): exactly one of config.${spec.key} in the schema or a chart-managed value`);
+    }
+  });
+
+  it('renders every chart-managed NUGET_PROXY_* variable somewhere (ConfigMap, Secret or env)', async () => {
+    const objs = [
+      ...(await renderChart([join(CI, 's3-replicas-values.yaml')])),
+      ...(await renderChart([join(CI, 'inline-credentials-values.yaml')])),
+      ...(await renderChart([], ['upstreamCredentials.token=t', 'upstreamCredentials.header=X-Key: v', 'upstreamCaBundle=-----BEGIN CERTIFICATE-----', 'egress.httpProxy=http://squid:3128'])),
+    ];
+    const text = JSON.stringify(objs);
+    for (const [name, from] of Object.entries(MANAGED)) {
+      if (!from.startsWith('not supported')) assert.ok(text.includes(`"${name}"`), `${name} (${from}) is rendered`);
     }
   });
 
@@ -486,6 +616,22 @@ describe('values.schema.json and values.yaml agree with src/config.ts', () => {
       if (spec.kind === 'enum') assert.deepEqual(prop['enum'], spec.values, `config.${key} values`);
       if (key !== 'publicUrl') assert.ok(envName(spec) in data, `config.${key} renders ${envName(spec)}`);
     }
+  });
+
+  it('stays strict: unknown keys are refused everywhere, the extension points included', async () => {
+    const schema = JSON.parse(await readFile(schemaFile, 'utf8')) as Json;
+    assert.equal(schema['additionalProperties'], false, 'top level');
+    for (const key of ['objectStorage', 'retention', 'prometheusRule', 'persistence', 'redis', 'tests', 'networkPolicy'])
+      assert.equal(get(schema, `properties.${key}.additionalProperties`), false, key);
+    for (const key of ['extraEnv', 'envFrom', 'extraVolumeMounts'])
+      assert.equal(get(schema, `properties.${key}.items.additionalProperties`), false, `${key} items`);
+    assert.ok(get<Json>(schema, 'properties.extraVolumes.items.propertyNames'), 'extraVolumes items: a name and known volume sources only');
+    assert.equal(get(schema, 'properties.extraVolumes.items.maxProperties'), 2, 'extraVolumes items: one volume source');
+    assert.ok(get<Json>(schema, 'properties.podLabels.propertyNames'), 'podLabels: valid label keys');
+    // And helm applies it: a misspelled key inside an extension point fails to render.
+    await assert.rejects(renderChart([], ['extraEnv[0].name=A', 'extraEnv[0].valeu=b']), /Additional property valeu is not allowed/);
+    await assert.rejects(renderChart([], ['podLabels.bad key=x']), /podLabels/);
+    await assert.rejects(renderChart([], ['objectStorage.enabled=true', 'objectStorage.bucket=b', 'objectStorage.endpiont=https://x']), /Additional property endpiont is not allowed/);
   });
 
   it('states only the proxy\'s own defaults in values.yaml', async () => {
@@ -565,6 +711,16 @@ describe('NOTES.txt', () => {
     }
   });
 
+  it('names the bucket, the retention settings and the alerts when they are on', async () => {
+    const s3 = await renderNotes([join(CI, 's3-replicas-values.yaml')]);
+    assert.match(s3, /Packages are stored in s3:\/\/nuget-cache\/prod at https:\/\/minio\.storage\.svc\.cluster\.local:9000/);
+    assert.match(s3, /Retention: above 500GB the least recently served versions are evicted; versions unserved for 90 days are evicted; pinned/);
+    const irsa = await renderNotes([join(CI, 's3-irsa-values.yaml')]);
+    assert.match(irsa, /PrometheusRule r-nuget-proxy/);
+    assert.doesNotMatch(irsa, /Retention:/);
+    assert.doesNotMatch(await renderNotes([]), /Packages are stored in|Retention:|PrometheusRule/);
+  });
+
   it('mentions offline mode and the bundle import for air-gapped installs', async () => {
     const notes = await renderNotes([join(CI, 'airgapped-offline-values.yaml')]);
     assert.match(notes, /Offline mode/);
@@ -596,18 +752,31 @@ describe('the scripts the chart runs, against real servers', () => {
     return { command: c.command ?? [], script: (c.args ?? [])[0] ?? '' };
   };
 
-  it('`helm test` script: passes through the Service for a cached package, fails for an unknown one', async () => {
+  it('`helm test` script: the index alone by default; with a package, its versions and a .nupkg; fails for an unknown one', async () => {
     const objs = rendered.get('default-values.yaml') ?? assert.fail();
     const { command, script } = podScript(objs, 'test');
     assert.deepEqual(command, ['node', '--input-type=module', '-e']);
-    const runScript = (id: string) =>
-      run(process.execPath, [...command.slice(1), script], { env: { PATH: process.env.PATH, SERVICE_URL: proxy.url, PACKAGE_ID: id }, timeoutMs: 60_000 });
-    const ok = await runScript('Contoso.Paged');
-    assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /^ok: \d+ resources; contoso\.paged has 140 versions/);
+    const runScript = (id: string, version = '', serviceUrl = proxy.url) =>
+      run(process.execPath, [...command.slice(1), script], { env: { PATH: process.env.PATH, SERVICE_URL: serviceUrl, PACKAGE_ID: id, PACKAGE_VERSION: version }, timeoutMs: 60_000 });
+    const nupkgsBefore = upstream.count(/\.nupkg$/);
+    const indexOnly = await runScript('');
+    assert.equal(indexOnly.code, 0, indexOnly.stderr);
+    assert.match(indexOnly.stdout, /^ok: \d+ resources \(no tests\.packageId: no package fetched\)/);
+    assert.equal(upstream.count(/\.nupkg$/), nupkgsBefore, 'no package needed by default');
+    const newest = await runScript('Contoso.Paged');
+    assert.equal(newest.code, 0, newest.stderr);
+    assert.match(newest.stdout, /^ok: \d+ resources; contoso\.paged has 140 versions; contoso\.paged\.[0-9.a-z-]+\.nupkg is [1-9]\d* bytes/);
+    const pinned = await runScript('Contoso.Paged', '1.0.1');
+    assert.equal(pinned.code, 0, pinned.stderr);
+    assert.match(pinned.stdout, /contoso\.paged\.1\.0\.1\.nupkg is [1-9]\d* bytes/);
+    const noVersion = await runScript('Contoso.Paged', '99.0.0');
+    assert.notEqual(noVersion.code, 0);
+    assert.match(noVersion.stderr, /contoso\.paged has no version 99\.0\.0/);
     const missing = await runScript('Contoso.DoesNotExist');
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /HTTP 404/);
+    const down = await runScript('', '', 'http://127.0.0.1:9');
+    assert.notEqual(down.code, 0, 'no service, no pass');
   });
 
   it('bundle download script: streams the URL to the file, fails on an HTTP error', async () => {
@@ -616,19 +785,19 @@ describe('the scripts the chart runs, against real servers', () => {
     const body = createHash('sha512').update('bundle').digest();
     const payload = Buffer.concat(Array.from({ length: 2048 }, () => body));
     const server = http.createServer((req, res) => {
-      if (req.url === '/nuget-bundle.zip') res.end(payload);
+      if (req.url === '/nuget-bundle.tar.gz') res.end(payload);
       else res.writeHead(404).end('no');
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const dir = await mkdtemp(join(tmpdir(), 'nuget-proxy-bundle-'));
     try {
-      const file = join(dir, 'nuget-bundle.zip');
+      const file = join(dir, 'nuget-bundle.tar.gz');
       const runScript = (url: string) => run(process.execPath, [...command.slice(1), script], { env: { PATH: process.env.PATH, BUNDLE_URL: url, BUNDLE_FILE: file } });
-      const ok = await runScript(`${base}/nuget-bundle.zip`);
+      const ok = await runScript(`${base}/nuget-bundle.tar.gz`);
       assert.equal(ok.code, 0, ok.stderr);
       assert.ok((await readFile(file)).equals(payload), 'the file holds the bytes served');
-      const failed = await runScript(`${base}/missing.zip`);
+      const failed = await runScript(`${base}/missing.tar.gz`);
       assert.notEqual(failed.code, 0);
       assert.match(failed.stderr, /HTTP 404/);
     } finally {
@@ -638,8 +807,73 @@ describe('the scripts the chart runs, against real servers', () => {
   });
 });
 
+describe('extension points, as a real proxy process sees them', () => {
+  it('a CA certificate from a Secret (extraVolumes + extraVolumeMounts) named by NODE_EXTRA_CA_CERTS (extraEnv) lets the proxy reach an https upstream it signs; without it the proxy cannot', async () => {
+    const objs = rendered.get('extension-points-values.yaml') ?? assert.fail();
+    const { spec } = deploymentPod(objs);
+    const container = spec.containers.find((c) => c.name === 'nuget-proxy') ?? assert.fail('proxy container');
+    const cert = createSelfSignedCertificate();
+    const secrets: Record<string, Record<string, string>> = { 'corp-root-ca': { 'ca.crt': cert.cert } };
+    const upstream = await startStandardFakeUpstream({ includeRealPackages: false, tls: cert });
+    const root = await mkdtemp(join(tmpdir(), 'nuget-proxy-pod-'));
+    try {
+      // The kubelet's part: a Secret volume's items become files under the mount path (here, under root).
+      const mounts = new Map<string, string>();
+      for (const m of container.volumeMounts ?? []) {
+        const volume = (spec.volumes ?? []).find((v) => v['name'] === m['name']);
+        const secretName = get<string | undefined>(volume, 'secret.secretName');
+        if (!secretName) continue;
+        const dir = join(root, String(m['mountPath']));
+        await mkdir(dir, { recursive: true });
+        for (const item of get<Array<{ key: string; path: string }>>(volume, 'secret.items'))
+          await writeFile(join(dir, item.path), secrets[secretName]?.[item.key] ?? assert.fail(`no test data for ${secretName}/${item.key}`));
+        mounts.set(String(m['mountPath']), dir);
+      }
+      assert.ok(mounts.has('/etc/ssl/corp'), 'the CA is mounted');
+      const env = containerEnv(objs, container, caDir);
+      const inPod = env['NODE_EXTRA_CA_CERTS'] ?? assert.fail('NODE_EXTRA_CA_CERTS');
+      const [mountPath, hostDir] = [...mounts].find(([p]) => inPod.startsWith(`${p}/`)) ?? assert.fail(`${inPod} is not on a mounted volume`);
+      const serveWith = async (extraCa: string | undefined): Promise<number> => {
+        const port = await freePort();
+        const cacheDir = await mkdtemp(join(root, 'data-'));
+        const proc = startProcess(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'serve'], {
+          env: {
+            PATH: process.env.PATH,
+            ...env,
+            NODE_EXTRA_CA_CERTS: extraCa,
+            // Loopback, a free port and a temp cache instead of the pod's 0.0.0.0:5555 and /data.
+            NUGET_PROXY_HOST: '127.0.0.1',
+            NUGET_PROXY_PORT: String(port),
+            NUGET_PROXY_CACHE_DIR: cacheDir,
+            NUGET_PROXY_UPSTREAM: upstream.serviceIndexUrl,
+            NUGET_PROXY_SHUTDOWN_TIMEOUT_MS: '2000',
+            NUGET_PROXY_UPSTREAM_RETRIES: '0',
+          },
+        });
+        try {
+          const base = `http://127.0.0.1:${port}`;
+          await waitFor('the proxy to listen', 30_000, async () => {
+            if (proc.child.exitCode !== null) throw new Error(`exited:\n${proc.output()}`);
+            return (await fetch(`${base}/healthz`)).ok ? true : undefined;
+          });
+          const res = await fetch(`${base}/v3/flatcontainer/contoso.paged/index.json`);
+          await res.arrayBuffer();
+          return res.status;
+        } finally {
+          await proc.stop();
+        }
+      };
+      assert.equal(await serveWith(hostDir + inPod.slice(mountPath.length)), 200, 'trusted through the mounted CA');
+      assert.ok((await serveWith(undefined)) >= 500, 'the same upstream is untrusted without it');
+    } finally {
+      await upstream.stop();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('yamllint', () => {
-  it('accepts the chart values files, provisioning, Prometheus and compose YAML', async () => {
+  it('accepts the chart values files, provisioning, Prometheus (config, alerts, their tests) and compose YAML', async () => {
     const config = '{extends: default, rules: {line-length: {max: 160}, document-start: disable, truthy: {check-keys: false}, comments: {min-spaces-from-content: 1}}}';
     const files = [
       join(CHART, 'Chart.yaml'),
@@ -647,7 +881,11 @@ describe('yamllint', () => {
       ...(await yamlFilesIn(CI)),
       ...(await yamlFilesIn(CI_INVALID)),
       join(REPO, 'docker-compose.yml'),
+      join(REPO, 'docker-compose.s3.yml'),
       join(REPO, 'prometheus/prometheus.yml'),
+      join(REPO, 'prometheus/alerts.yml'),
+      join(REPO, 'prometheus/alerts.test.yml'),
+      join(CHART, 'files/alerts.yml'),
       join(REPO, 'grafana/provisioning/datasources/prometheus.yaml'),
       join(REPO, 'grafana/provisioning/dashboards/nuget-proxy.yaml'),
     ];

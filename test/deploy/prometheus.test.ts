@@ -1,6 +1,6 @@
 // Prometheus against a real running proxy: `promtool check metrics` on a real /metrics scrape, and a real
-// Prometheus server (127.0.0.1, 1 s scrapes) that stores the proxy's series and evaluates every query
-// of the Grafana dashboard.
+// Prometheus server (127.0.0.1, 1 s scrapes) that stores the proxy's series, evaluates every query of the
+// Grafana dashboard and every rule of prometheus/alerts.yml.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -64,6 +64,13 @@ describe('promtool check metrics', () => {
     assert.equal(r.code, 0, `promtool check metrics:\n${r.stdout}${r.stderr}`);
   });
 
+  it('exports nuget_proxy_redis_up only when Redis is configured (so NuGetProxyRedisDown cannot fire without Redis)', async () => {
+    assert.equal(proxy.config.redisUrl, null, 'this proxy runs without Redis');
+    const text = await (await fetch(`${proxy.url}/metrics`)).text();
+    const lines = text.split('\n').filter((l) => l.startsWith('nuget_proxy_redis_up'));
+    assert.deepEqual(lines, [], 'a proxy without Redis reports no Redis state (README: "absent without Redis")');
+  });
+
   it('promtool does lint: it rejects a counter without _total', async () => {
     const r = await run('promtool', ['check', 'metrics'], { input: '# HELP nuget_proxy_bad A counter.\n# TYPE nuget_proxy_bad counter\nnuget_proxy_bad 1\n' });
     assert.equal(r.code, 3, r.stdout + r.stderr);
@@ -91,6 +98,8 @@ describe('a real Prometheus server scraping the proxy', () => {
         'global:',
         '  scrape_interval: 1s',
         '  evaluation_interval: 1s',
+        'rule_files:',
+        `  - ${JSON.stringify(join(REPO, 'prometheus/alerts.yml'))}`,
         'scrape_configs:',
         '  - job_name: nuget-proxy',
         '    metrics_path: /metrics',
@@ -153,6 +162,21 @@ describe('a real Prometheus server scraping the proxy', () => {
     for (const title of mustHaveData) {
       assert.ok(queryPanels.some((p) => p.title === title), `panel "${title}" exists`);
       assert.ok(!empty.includes(title), `panel "${title}" has no data; empty panels: ${empty.join(', ')}`);
+    }
+  });
+
+  it('evaluates every alert rule without error, and none fires or pends for a healthy proxy', async () => {
+    type RuleState = { name: string; health: string; lastError?: string; state: string; lastEvaluation: string };
+    const rules = await waitFor('every alert rule evaluated', 30_000, async () => {
+      const res = await fetch(`${api}/api/v1/rules?type=alert`);
+      const body = (await res.json()) as { data: { groups: Array<{ file: string; rules: RuleState[] }> } };
+      const all = body.data.groups.flatMap((g) => g.rules);
+      return all.length > 0 && all.every((r) => !r.lastEvaluation.startsWith('0001-')) ? all : undefined;
+    });
+    assert.equal(rules.length, 5, rules.map((r) => r.name).join(', '));
+    for (const r of rules) {
+      assert.equal(r.health, 'ok', `${r.name}: ${r.lastError ?? ''}`);
+      assert.equal(r.state, 'inactive', `${r.name} is ${r.state} for a healthy proxy`);
     }
   });
 
