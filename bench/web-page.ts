@@ -81,7 +81,7 @@ export async function run(): Promise<string> {
     let readyMs = NaN;
     for (let i = 0; i < 1200 && Number.isNaN(readyMs); i++) {
       const body = await fetch(`${proxy.url}/?q=bench.pkg.${String(Math.ceil(VERSIONS / PER_ID) - 1).padStart(5, '0')}`).then((r) => r.text());
-      if (body.includes('1 cached packages match')) readyMs = performance.now() - t0;
+      if (body.includes('1 cached package matches')) readyMs = performance.now() - t0;
       else await new Promise((resolve) => setTimeout(resolve, 50));
     }
     rows.push(['first view of / (starts the listing, waits up to 5 s)', first.ms, first.ms, first.status]);

@@ -32,3 +32,8 @@ export function formatPercent(ratio: number): string {
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
+
+/** "1 package", "3 packages" (plural: the word plus "s" unless given). */
+export function countOf(n: number, singular: string, plural = `${singular}s`): string {
+  return `${formatCount(n)} ${n === 1 ? singular : plural}`;
+}

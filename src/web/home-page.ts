@@ -6,7 +6,7 @@ import type { MinuteTraffic, TrafficSummary } from '../activity.ts';
 import type { BreakerState } from '../breaker.ts';
 import { CATALOG_SORTS, type CatalogSort } from '../resources/catalog.ts';
 import type { PackageListView, PolicyState, StatusView, StorageStatus, UpstreamStatus } from '../resources/web-page.ts';
-import { formatAgo, formatBytes, formatCount, formatPercent, formatTime } from './format.ts';
+import { countOf, formatAgo, formatBytes, formatPercent, formatTime } from './format.ts';
 import { html, type Html } from './html.ts';
 import { renderPage } from './layout.ts';
 import { listHref, packageHref } from './paths.ts';
@@ -27,7 +27,7 @@ function upstreamCard(upstreams: readonly UpstreamStatus[], offline: boolean): H
     (u) => html`<div class="upstream"><strong>${u.name}</strong> <span class="small muted mono">${u.source}</span>
 <ul class="small hosts">${u.hosts.map(
       (h) => html`<li><span class="mono">${h.host}</span> ${BREAKER_BADGE[h.state]}${h.slow ? html` <span class="badge warn">slow</span>` : ''}${
-        h.consecutiveFailures > 0 ? html` <span class="muted">${h.consecutiveFailures} failures in a row</span>` : ''
+        h.consecutiveFailures > 0 ? html` <span class="muted">${countOf(h.consecutiveFailures, 'failure')} in a row</span>` : ''
       }${h.state !== 'closed' ? html` <span class="muted">back-off ${Math.round(h.backoffMs / 1000)} s</span>` : ''}</li>`,
     )}</ul></div>`,
   )}</div>`;
@@ -63,7 +63,7 @@ function storageCard(s: StorageStatus, nowMs: number): Html {
 ${s.quotaBytes !== null ? html`${meter(used / s.quotaBytes)}<div class="small">${formatPercent(used / s.quotaBytes)} used${
     s.sweep ? html` <span class="muted">· last sweep ${formatAgo(s.sweep.atMs, nowMs)}, ${s.sweep.evicted} evicted</span>` : html` <span class="muted">· packages only, no sweep yet</span>`
   }</div>` : ''}
-<div class="small">${formatCount(s.packages)} packages, ${formatCount(s.versions)} versions${s.evictUnusedDays !== null ? html` · unused for ${s.evictUnusedDays} days are evicted` : ''}</div>
+<div class="small">${countOf(s.packages, 'package')}, ${countOf(s.versions, 'version')}${s.evictUnusedDays !== null ? html` · unused for ${s.evictUnusedDays} days are evicted` : ''}</div>
 <div class="small muted mono">${s.description}</div>
 </div>`;
 }
@@ -93,7 +93,7 @@ function trafficCard(t: TrafficSummary, instance: string): Html {
   return html`<div class="card" id="traffic"><h3>Last hour · this instance</h3>
 <div class="big">${t.hitRatio === null ? '—' : formatPercent(t.hitRatio)}</div>
 <div class="sub">served from cache</div>
-<div class="small">${formatCount(t.requests)} requests · ${formatBytes(t.bytes)} sent · ${formatCount(t.errors)} errors</div>
+<div class="small">${countOf(t.requests, 'request')} · ${formatBytes(t.bytes)} sent · ${countOf(t.errors, 'error')}</div>
 ${trafficChart(t.minutes)}
 <div class="small muted legend"><span class="cache">cache</span><span class="upstream">upstream</span><span class="error">5xx</span><span class="other">other</span></div>
 <div class="small muted">Counted in this process (${instance}); each replica keeps its own.</div>
@@ -123,7 +123,9 @@ function packagesSection(list: PackageListView, basePath: string, nowMs: number)
   const sorts = CATALOG_SORTS.map((s) =>
     s === sort ? html`<a class="current" href="${listHref(basePath, { q, sort: s, page: 1 })}">${SORT_LABELS[s]}</a>` : html`<a href="${listHref(basePath, { q, sort: s, page: 1 })}">${SORT_LABELS[s]}</a>`,
   );
-  const heading = q ? html`${formatCount(list.total)} cached packages match <span class="mono">${q}</span>` : html`${formatCount(list.total)} cached packages`;
+  const heading = q
+    ? html`${countOf(list.total, 'cached package')} ${list.total === 1 ? 'matches' : 'match'} <span class="mono">${q}</span>`
+    : html`${countOf(list.total, 'cached package')}`;
   const pager = html`<div class="pager small">${
     page > 1 ? html`<a rel="prev" href="${listHref(basePath, { q, sort, page: page - 1 })}">← previous</a>` : html`<span class="disabled">← previous</span>`
   }<span>page ${page} of ${list.pages}</span>${

@@ -77,7 +77,7 @@ describe('web page over HTTP', () => {
     assert.equal(new Set([...first, ...second]).size, 60);
     const search = await get(`${base}/?q=RESILIENCE`);
     assert.deepEqual(listedIds(search.body), ['contoso.http.resilience']);
-    assert.match(search.body, /1 cached packages match <span class="mono">RESILIENCE<\/span>/);
+    assert.match(search.body, /1 cached package matches <span class="mono">RESILIENCE<\/span>/);
     assert.deepEqual(listedIds((await get(`${base}/?q=paging+pkg.05`)).body), ['paging.pkg.050', 'paging.pkg.051', 'paging.pkg.052', 'paging.pkg.053', 'paging.pkg.054']);
     assert.match((await get(`${base}/?q=no-such-thing`)).body, /No cached package id contains that text/);
     const bySize = listedIds((await get(`${base}/?sort=size`)).body);

@@ -160,7 +160,7 @@ describe('overview page', () => {
     const facts = singleUpstreamFacts({ upstream: 'https://api.feed.invalid/v3/index.json', offline: false }, breaker);
     const out = render(status({ upstreams: facts.upstreams() }));
     assert.match(out, /<strong>api\.feed\.invalid<\/strong>/);
-    assert.match(out, /search\.feed\.invalid<\/span> <span class="badge bad">breaker open<\/span> <span class="muted">1 failures in a row<\/span> <span class="muted">back-off 5 s<\/span>/);
+    assert.match(out, /search\.feed\.invalid<\/span> <span class="badge bad">breaker open<\/span> <span class="muted">1 failure in a row<\/span> <span class="muted">back-off 5 s<\/span>/);
     assert.match(out, /api\.feed\.invalid<\/span> <span class="badge ok">reachable<\/span>/);
     assert.equal(facts.upstreamOf('a.b', '1.0.0'), 'api.feed.invalid');
     assert.equal(facts.policyOf('a.b', '1.0.0'), null);
