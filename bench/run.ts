@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<string> }>> = {
   bundle: () => import('./bundle.ts'),
   'blob-memory': () => import('./blob-memory.ts'),
   'vs-nginx': () => import('./vs-nginx.ts'),
+  'web-page': () => import('./web-page.ts'),
 };
 
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(BENCHES);

@@ -82,6 +82,7 @@ export interface Config {
   readonly evictUnusedDays: number | null;
   readonly retentionIntervalSeconds: number;
   readonly evictionGraceSeconds: number;
+  readonly uiToken: string | null;
 }
 
 const ALL: readonly Command[] = ['serve', 'prefetch', 'export', 'import'];
@@ -102,6 +103,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'PEM private key file for --tls-cert.' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', kind: 'int', default: 20000, min: 0, group: 'Server', commands: ['serve'],
     description: 'On SIGTERM/SIGINT: how long to let in-flight responses and fills finish before exiting.' },
+  { key: 'uiToken', flag: 'ui-token', kind: 'string', default: null, secret: true, group: 'Web page', commands: ['serve'],
+    description: 'Access token for the web page at / (Authorization: Bearer, or a login form that sets a cookie). The NuGet API under /v3 is not affected.' },
 
   { key: 'upstream', flag: 'upstream', kind: 'url', default: 'https://api.nuget.org/v3/index.json', group: 'Upstream', commands: NET,
     description: 'Service index URL of the upstream V3 feed.' },

@@ -2,6 +2,7 @@
 // resource. Shared by `serve` and the offline tools (prefetch, export, import) so they fill one cache the
 // same way.
 
+import { createActivity, type Activity } from './activity.ts';
 import { CircuitBreaker } from './breaker.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -9,12 +10,14 @@ import type { Metrics } from './metrics.ts';
 import { RewritePool } from './rewrite-pool.ts';
 import { DocumentCache } from './resources/documents.ts';
 import { FlatContainerResource } from './resources/flat-container.ts';
+import { PackageCatalog } from './resources/catalog.ts';
 import { LocalPackages } from './resources/local-packages.ts';
 import { RegistrationResource } from './resources/registration.ts';
 import { SearchResource } from './resources/search.ts';
 import { ServiceIndexResource } from './resources/service-index.ts';
 import { SignaturesResource } from './resources/signatures.ts';
 import { VulnerabilityResource } from './resources/vulnerability.ts';
+import { singleUpstreamFacts, WebPageResource } from './resources/web-page.ts';
 import { AccessLog } from './retention/access-log.ts';
 import { Sweeper } from './retention/sweeper.ts';
 import type { BlobStore } from './storage/blob-store.ts';
@@ -43,6 +46,9 @@ export interface Proxy {
   readonly signatures: SignaturesResource;
   readonly access: AccessLog;
   readonly retention: Sweeper;
+  /** The web page's view of the cache and of this process's recent activity. */
+  readonly web: WebPageResource;
+  readonly activity: Activity;
   /** Drops in-memory views of the cache directory when a tool (import, prefetch) changed it. */
   checkGeneration(): Promise<void>;
   /** Waits for fills in flight, then releases sockets, workers and Redis. */
@@ -99,7 +105,23 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     },
     onEvicted: (lowerId, lowerVersion) => local.noteRemoved(lowerId, lowerVersion),
   });
-  const flat = new FlatContainerResource({ config, docs, index: serviceIndex, blobs, temp, local, upstream, metrics, log, access, retention });
+  const activity = createActivity();
+  // The web page's catalog follows fills, evictions and generation changes through LocalPackages, and
+  // hits through the access log's touch.
+  const catalog = new PackageCatalog({ blobs, log });
+  local.watch((change) => catalog.noteChange(change));
+  const touch = {
+    touch: (lowerId: string, lowerVersion: string) => {
+      access.touch(lowerId, lowerVersion);
+      catalog.noteServed(lowerId, lowerVersion);
+    },
+  };
+  const flat = new FlatContainerResource({
+    config, docs, index: serviceIndex, blobs, temp, local, upstream, metrics, log, access: touch, retention, fillFailures: activity.failures,
+  });
+  const web = new WebPageResource({
+    config, catalog, local, blobs, store, retention, activity, log, facts: singleUpstreamFacts(config, breaker),
+  });
   const registration = new RegistrationResource({ config, docs, index: serviceIndex, local, rewriter });
   const search = new SearchResource({ config, docs, index: serviceIndex, local, rewriter });
 
@@ -138,6 +160,8 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     signatures,
     access,
     retention,
+    web,
+    activity,
     checkGeneration: () => generation.check(),
     async close() {
       await Promise.allSettled([flat.drain(), docs.drain()]);

@@ -565,6 +565,7 @@ describe('values.schema.json and values.yaml agree with src/config.ts', () => {
     NUGET_PROXY_S3_FORCE_PATH_STYLE: 'objectStorage.forcePathStyle',
     NUGET_PROXY_MAX_CACHE_SIZE: 'retention.maxCacheSize',
     NUGET_PROXY_EVICT_UNUSED_DAYS: 'retention.evictUnusedDays',
+    NUGET_PROXY_UI_TOKEN: 'webPage.token / existingSecret',
     NUGET_PROXY_UPSTREAM_USERNAME: 'upstreamCredentials / existingSecret',
     NUGET_PROXY_UPSTREAM_PASSWORD: 'upstreamCredentials / existingSecret',
     NUGET_PROXY_UPSTREAM_TOKEN: 'upstreamCredentials / existingSecret',
@@ -591,7 +592,7 @@ describe('values.schema.json and values.yaml agree with src/config.ts', () => {
     const objs = [
       ...(await renderChart([join(CI, 's3-replicas-values.yaml')])),
       ...(await renderChart([join(CI, 'inline-credentials-values.yaml')])),
-      ...(await renderChart([], ['upstreamCredentials.token=t', 'upstreamCredentials.header=X-Key: v', 'upstreamCaBundle=-----BEGIN CERTIFICATE-----', 'egress.httpProxy=http://squid:3128'])),
+      ...(await renderChart([], ['webPage.token=secret-token', 'upstreamCredentials.token=t', 'upstreamCredentials.header=X-Key: v', 'upstreamCaBundle=-----BEGIN CERTIFICATE-----', 'egress.httpProxy=http://squid:3128'])),
     ];
     const text = JSON.stringify(objs);
     for (const [name, from] of Object.entries(MANAGED)) {
