@@ -204,7 +204,7 @@ export async function run(): Promise<string> {
           ['nginx', ng[i] as WrkResult],
         ].map(([name, x]) => {
           const w = x as WrkResult;
-          return [row.name, i + 1, name as string, count(w.requestsPerSecond), rate(w.bytesPerSecond), ms(w.p50Ms), ms(w.p99Ms), ms(w.maxMs), w.serverCpus.toFixed(2), w.errors];
+          return [row.name, i + 1, name as string, count(w.requestsPerSecond), rate(w.bytesPerSecond), ms(w.p50Ms), ms(w.p99Ms), ms(w.maxMs), w.serverCpus.toFixed(2), w.loadCpus.toFixed(2), w.errors];
         }),
       ),
     );
@@ -217,8 +217,8 @@ export async function run(): Promise<string> {
       '',
       table(['request', 'connections', 'nuget-proxy', 'nginx', 'ratio', 'target', 'p99 ms proxy', 'p99 ms nginx', 'p99 ratio', 'p99 target'], summary),
       '',
-      'each run (server CPU: CPUs the server kept busy over the run; errors: non-2xx and socket errors):',
-      table(['request', 'round', 'server', 'req/s', 'transfer', 'p50 ms', 'p99 ms', 'max ms', 'server CPU', 'errors'], details),
+      'each run (server CPUs, wrk CPUs: cores each kept busy over the run, 1.00 = one core all the time; errors: non-2xx and socket errors):',
+      table(['request', 'round', 'server', 'req/s', 'transfer', 'p50 ms', 'p99 ms', 'max ms', 'server CPUs', 'wrk CPUs', 'errors'], details),
       '',
       `responses: ${notes.join('; ')}`,
       `upstream requests during the measured runs: ${upstreamRequests}${upstreamRequests > 0 ? ' (not everything was warm)' : ''}`,

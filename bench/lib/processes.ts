@@ -118,16 +118,21 @@ export interface CpuPlan {
  */
 export function cpuPlan(serverCpus: number): CpuPlan {
   const cpus = allowedCpus();
-  if (process.env['BENCH_PIN'] === '0') return { servers: null, load: null, description: 'nothing pinned (BENCH_PIN=0)' };
+  if (process.env['BENCH_PIN'] === '0') return { servers: null, load: null, description: `nothing pinned (BENCH_PIN=0)` };
   if (serverCpus >= cpus.length) return { servers: null, load: null, description: `nothing pinned (${serverCpus} server workers, ${cpus.length} CPUs: none left for wrk)` };
   const servers = cpus.slice(cpus.length - serverCpus).join(',');
   const load = cpus.slice(0, cpus.length - serverCpus).join(',');
   return { servers, load, description: `servers pinned to CPU ${servers}, wrk to CPU ${load} (taskset)` };
 }
 
-/** spawn(), under `taskset -c cpus` when cpus is given (taskset execs: the pid is the program's). */
+/** The command line that runs `command` under `taskset -c cpus` when given (taskset execs: the pid is the program's). */
+export function pinnedCommand(cpus: string | null, command: string, args: readonly string[]): [string, string[]] {
+  return cpus ? ['taskset', ['-c', cpus, command, ...args]] : [command, [...args]];
+}
+
 export function spawnPinned(cpus: string | null, command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
-  return cpus ? spawn('taskset', ['-c', cpus, command, ...args], options) : spawn(command, args, options);
+  const [cmd, argv] = pinnedCommand(cpus, command, args);
+  return spawn(cmd, argv, options);
 }
 
 /** `/proc/PID/stat` fields from the 3rd (state) on: the command name may contain spaces. */
@@ -161,6 +166,15 @@ export async function cpuSeconds(pids: readonly number[]): Promise<number> {
     if (f) ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15), in clock ticks (1/100 s)
   }
   return ticks / 100;
+}
+
+/**
+ * CPU seconds used by this process's children that have exited and been waited for (cutime + cstime):
+ * around one child's run, what that child used (wrk, for instance).
+ */
+export async function reapedChildrenCpuSeconds(): Promise<number> {
+  const f = await procStat(process.pid);
+  return f ? (Number(f[13]) + Number(f[14])) / 100 : NaN; // cutime, cstime (fields 16 and 17)
 }
 
 /** Peak resident set (VmHWM) of one process, MB. */

@@ -1,7 +1,7 @@
 // wrk as the load generator: one bounded run against one URL, its summary parsed into numbers.
 
 import { run } from '../../test/helpers/clients.ts';
-import { cpuSeconds } from './processes.ts';
+import { cpuSeconds, pinnedCommand, reapedChildrenCpuSeconds } from './processes.ts';
 import { which } from './requirements.ts';
 
 export interface WrkOptions {
@@ -28,6 +28,8 @@ export interface WrkResult {
   readonly errors: number;
   /** Server CPU over the run, in CPUs (1.0 = one core busy the whole time); NaN when not measured. */
   readonly serverCpus: number;
+  /** wrk's own CPU over the run, in CPUs: near its CPU budget, the load generator was the limit. */
+  readonly loadCpus: number;
 }
 
 /** What NuGet's HttpClient sends: it always accepts gzip, and always names itself. */
@@ -50,7 +52,7 @@ function size(text: string | undefined): number {
 }
 
 /** Parses wrk 4.x's summary (with --latency). */
-export function parseWrk(out: string): Omit<WrkResult, 'serverCpus'> {
+export function parseWrk(out: string): Omit<WrkResult, 'serverCpus' | 'loadCpus'> {
   const pct = (p: string): number => duration(new RegExp(`^[ \\t]*${p}%[ \\t]+(\\S+)`, 'm').exec(out)?.[1]);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
@@ -72,14 +74,16 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   if (!wrk) throw new Error('wrk not found');
   const headers = Object.entries(o.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
   const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--timeout', '10s', '--latency', ...headers, o.url];
-  const [cmd, argv] = o.cpus ? ['taskset', ['-c', o.cpus, wrk, ...args]] : [wrk, args];
+  const [cmd, argv] = pinnedCommand(o.cpus ?? null, wrk, args);
   const cpuBefore = o.serverPids ? await cpuSeconds(o.serverPids) : NaN;
+  const loadBefore = await reapedChildrenCpuSeconds();
   const started = performance.now();
-  const r = await run(cmd as string, argv as string[], { cwd: '/', env: process.env, timeoutMs: (o.seconds + 30) * 1000 });
+  const r = await run(cmd, argv, { cwd: '/', env: process.env, timeoutMs: (o.seconds + 30) * 1000 });
   const wall = (performance.now() - started) / 1000;
   const serverCpus = o.serverPids ? ((await cpuSeconds(o.serverPids)) - cpuBefore) / wall : NaN;
+  const loadCpus = ((await reapedChildrenCpuSeconds()) - loadBefore) / wall;
   if (r.code !== 0) throw new Error(`wrk failed (${r.code}): ${r.stderr || r.stdout}`);
   const parsed = parseWrk(r.stdout);
   if (Number.isNaN(parsed.requestsPerSecond) || Number.isNaN(parsed.p99Ms)) throw new Error(`cannot read wrk's output:\n${r.stdout}`);
-  return { ...parsed, serverCpus };
+  return { ...parsed, serverCpus, loadCpus };
 }
