@@ -13,18 +13,20 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const PROXY_ENTRY = 'dist/src/cli.js';
 
 const living = new Map<ChildProcess, NodeJS.Signals>();
-process.once('exit', () => {
-  for (const [child, signal] of living) child.kill(signal);
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => process.exit(130));
-}
+let exitHooked = false;
 
 /**
- * Ends the child when this process exits, whatever happened. `atExit`: SIGKILL for Node children; nginx
- * gets SIGTERM so its master takes the workers with it.
+ * Ends the child when this process exits, whatever happened (Ctrl-C included). `atExit`: SIGKILL for
+ * Node children; nginx gets SIGTERM so its master takes the workers with it.
  */
 export function track(child: ChildProcess, atExit: NodeJS.Signals = 'SIGKILL'): ChildProcess {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.once('exit', () => {
+      for (const [c, signal] of living) c.kill(signal);
+    });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+  }
   living.set(child, atExit);
   child.once('exit', () => living.delete(child));
   return child;
