@@ -12,7 +12,9 @@ import { promisify } from 'node:util';
 import { writeBlob } from '../src/storage/blob-store.ts';
 import { DiskBlobStore } from '../src/storage/disk-blob-store.ts';
 import { packageKey } from '../src/storage/layout.ts';
-import { percentile, spawnProxy, table, timedGet } from './lib.ts';
+import { timedGet } from './lib/http.ts';
+import { spawnProxy } from './lib/processes.ts';
+import { percentile, table } from './lib/stats.ts';
 
 const VERSIONS = Number(process.env['BENCH_WEB_VERSIONS'] ?? 50_000);
 const PER_ID = 5;
@@ -71,10 +73,10 @@ export async function run(): Promise<string> {
   await mkdir(dir, { recursive: true });
   const blobs = new DiskBlobStore(dir);
   const populateMs = await populate(blobs);
-  const proxy = await spawnProxy({ NUGET_PROXY_CACHE_DIR: dir, NUGET_PROXY_OFFLINE: 'true', NUGET_PROXY_LOG_LEVEL: 'info' });
+  const proxy = await spawnProxy({ env: { NUGET_PROXY_CACHE_DIR: dir, NUGET_PROXY_OFFLINE: 'true', NUGET_PROXY_LOG_LEVEL: 'info' }, logFile: join(tmpdir(), `nuget-proxy-bench-web-${process.pid}.log`) });
   const rows: Array<Array<string | number>> = [];
   try {
-    const pid = proxy.child.pid as number;
+    const pid = proxy.pid;
     // The first view starts the catalog's listing and waits for it (up to 5 s, then says "still reading").
     const t0 = performance.now();
     const first = await timedGet(`${proxy.url}/`);
