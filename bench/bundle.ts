@@ -3,53 +3,25 @@
 // that cache, and of a cache with one large package to show import streams (peak RSS stays flat).
 // Everything on 127.0.0.1 and a temp directory, bounded by the package set.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { parseConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
+import { writeBlobFrom } from '../src/storage/blob-store.ts';
+import { createBlobStore } from '../src/storage/create.ts';
+import { packageKey } from '../src/storage/layout.ts';
 import { exportBundle } from '../src/bundles/export.ts';
 import { importBundle } from '../src/bundles/import.ts';
 import { prefetch } from '../src/prefetch/prefetch.ts';
-import { DiskBlobStore } from '../src/storage/disk-blob-store.ts';
-import { packageKey } from '../src/storage/layout.ts';
-import { ROOT, table } from './lib.ts';
+import { startFakeUpstreamProcess } from './lib/fake-upstream-process.ts';
+import { table } from './lib/stats.ts';
 import { pseudoRandomBytes, standardTestPackages } from '../test/helpers/packages.ts';
 import { realPackagePaths } from '../test/helpers/fake-upstream.ts';
 
 const BIG_MB = Number(process.env['BENCH_BIG_MB'] ?? 512);
 const log = createLogger({ level: 'silent', format: 'json' });
 const MB = 1024 * 1024;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-async function startFakeUpstream(): Promise<{ url: string; child: ChildProcess }> {
-  const [port, searchPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/fake-upstream.ts', '--port', String(port), '--search-port', String(searchPort)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = /fake upstream: (\S+)/.exec(buf);
-      if (m?.[1]) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`fake upstream exited with ${code}`)));
-  });
-  return { url, child };
-}
 
 /** Samples RSS while `fn` runs; returns its result, the wall time and the peak RSS growth. */
 async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; peakRssMb: number }> {
@@ -65,12 +37,14 @@ async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: n
   }
 }
 
-/** A cache holding one package file of `mb` incompressible megabytes (written in chunks, through the store). */
+/** A cache holding one package file of `mb` incompressible megabytes, written through the storage API in chunks. */
 async function bigCache(dir: string, mb: number): Promise<void> {
-  const w = await new DiskBlobStore(dir).beginWrite(packageKey('contoso.big', '1.0.0', 'nupkg'));
+  const store = await createBlobStore(parseConfig('export', [], { NUGET_PROXY_CACHE_DIR: dir }).config);
   const chunk = pseudoRandomBytes(MB);
-  for (let i = 0; i < mb; i++) await w.write(chunk);
-  await w.commit();
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < mb; i++) yield chunk;
+  }
+  await writeBlobFrom(store, packageKey('contoso.big', '1.0.0', 'nupkg'), chunks());
 }
 
 function row(name: string, packages: number | string, bytes: number, seconds: number, peakRssMb: number | string): Array<string | number> {
@@ -79,7 +53,7 @@ function row(name: string, packages: number | string, bytes: number, seconds: nu
 
 export async function run(): Promise<string> {
   const work = await mkdtemp(join(tmpdir(), 'nuget-proxy-bench-bundle-'));
-  const upstream = await startFakeUpstream();
+  const upstream = await startFakeUpstreamProcess();
   try {
     const specs = standardTestPackages().map((s) => `${s.id}@${s.version}`);
     const real = (await realPackagePaths()).map((p) => {
@@ -126,7 +100,7 @@ export async function run(): Promise<string> {
       table(['phase', 'packages', 'MB', 'seconds', 'packages/s', 'MB/s', 'peak RSS +MB'], rows),
     ].join('\n');
   } finally {
-    upstream.child.kill('SIGTERM');
+    await upstream.stop();
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import Koa, { type Context, type Next } from 'koa';
 import { errorMiddleware, ReplyWriter } from './http.ts';
 import type { Logger } from './logger.ts';
+import type { CacheResult } from './metrics.ts';
 import type { Proxy } from './proxy.ts';
 import { createRouter } from './routes.ts';
 
@@ -40,6 +41,10 @@ function requestContext(log: Logger, proxy: Proxy, draining: () => boolean) {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         metrics.httpRequests.inc({ ...labels, status: String(ctx.status) });
         metrics.httpDuration.observe(labels, seconds);
+        // The web page's last-hour view counts the NuGet API only (not probes, scrapes or the page itself).
+        if (labels.route.startsWith('/v3/')) {
+          proxy.activity.traffic.record({ status: ctx.status, cache: ctx.state['cache'] as CacheResult | undefined, bytes: ctx.method === 'HEAD' ? 0 : (ctx.response.length ?? 0) });
+        }
         const line = {
           method: ctx.method,
           url: ctx.url.slice(0, 512),

@@ -7,12 +7,13 @@ import { isAbsolute, resolve } from 'node:path';
 import { UNAVAILABLE_SOURCE, UPSTREAM_NAME, isDirectory, readConfigFile, type RawConfigFile } from './config-file.ts';
 import { patternProblem } from './nuget/source-mapping.ts';
 import { parsePolicyConfig, type PolicyConfig } from './policy/rules.ts';
+import { checkKey } from './storage/blob-store.ts';
 
 export type { PolicyConfig } from './policy/rules.ts';
 
 export type Command = 'serve' | 'prefetch' | 'export' | 'import';
 
-type Kind = 'string' | 'int' | 'bool' | 'url' | 'path' | 'file' | 'enum' | 'header' | 'size';
+type Kind = 'string' | 'int' | 'bool' | 'url' | 'path' | 'file' | 'enum' | 'header' | 'size' | 'blob-store';
 
 interface OptionSpec {
   readonly key: keyof Config;
@@ -102,6 +103,11 @@ export interface Config {
   readonly tlsKey: string | null;
   readonly upstream: string;
   readonly cacheDir: string;
+  /** null: blobs in --cache-dir; else `s3://bucket/prefix/` (normalized: '/' after a non-empty prefix). */
+  readonly blobStore: string | null;
+  readonly s3Endpoint: string | null;
+  readonly s3Region: string;
+  readonly s3ForcePathStyle: boolean;
   readonly redisUrl: string | null;
   readonly offline: boolean;
   readonly logLevel: string;
@@ -142,6 +148,7 @@ export interface Config {
   readonly evictUnusedDays: number | null;
   readonly retentionIntervalSeconds: number;
   readonly evictionGraceSeconds: number;
+  readonly uiToken: string | null;
 }
 
 const ALL: readonly Command[] = ['serve', 'prefetch', 'export', 'import'];
@@ -164,6 +171,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'PEM private key file for --tls-cert.' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', kind: 'int', default: 20000, min: 0, group: 'Server', commands: ['serve'],
     description: 'On SIGTERM/SIGINT: how long to let in-flight responses and fills finish before exiting.' },
+  { key: 'uiToken', flag: 'ui-token', kind: 'string', default: null, secret: true, group: 'Web page', commands: ['serve'],
+    description: 'Access token for the web page at / (Authorization: Bearer, or a login form that sets a cookie). The NuGet API under /v3 is not affected.' },
 
   { key: 'upstream', flag: 'upstream', kind: 'url', default: 'https://api.nuget.org/v3/index.json', group: 'Upstream', commands: NET,
     description: 'Service index URL of the upstream V3 feed (the one upstream; for several, list them in --config).' },
@@ -203,7 +212,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: "Comma-separated hosts, domain suffixes (.corp.example), host:port or '*' that bypass the forward proxy." },
 
   { key: 'cacheDir', flag: 'cache-dir', kind: 'path', default: './data', group: 'Cache', commands: ALL,
-    description: 'Directory for packages, metadata and temporary files.' },
+    description: 'Directory for packages, metadata and temporary files. With --blob-store s3://… it holds only local scratch (spooled downloads, import staging).' },
+  { key: 'blobStore', flag: 'blob-store', kind: 'blob-store', default: null, group: 'Object storage', commands: ALL,
+    description: 'Keep packages and persistent metadata in S3-compatible object storage: s3://BUCKET/PREFIX. Empty: in --cache-dir. Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN), or AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (EKS), or the other sources of the AWS SDK\'s default chain.' },
+  { key: 's3Endpoint', flag: 's3-endpoint', kind: 'url', default: null, group: 'Object storage', commands: ALL,
+    description: 'URL of an S3-compatible server (MinIO, Ceph RGW, …); empty: AWS S3.' },
+  { key: 's3Region', flag: 's3-region', kind: 'string', default: 'us-east-1', envNames: ['NUGET_PROXY_S3_REGION', 'AWS_REGION'],
+    group: 'Object storage', commands: ALL, description: "The bucket's region (AWS_REGION when this is not set)." },
+  { key: 's3ForcePathStyle', flag: 's3-force-path-style', kind: 'bool', default: false, group: 'Object storage', commands: ALL,
+    description: 'Address buckets as ENDPOINT/BUCKET instead of BUCKET.ENDPOINT (most self-hosted servers need this).' },
   { key: 'redisUrl', flag: 'redis-url', kind: 'url', default: null, group: 'Cache', commands: ALL,
     description: 'Share metadata between replicas through Redis (redis:// or rediss://). Without it metadata lives in memory and in --cache-dir.' },
   { key: 'memoryCacheMb', flag: 'memory-cache-mb', kind: 'int', default: 64, min: 1, group: 'Cache', commands: ALL,
@@ -294,7 +311,9 @@ export class ConfigError extends Error {
 }
 
 function parseValue(spec: OptionSpec, raw: string, source: string, problems: string[], baseDir: string): unknown {
-  const where = `${source}=${spec.secret ? '***' : JSON.stringify(raw)}`;
+  // Never echo a secret, nor the user:password part of a URL.
+  const shown = spec.kind === 'url' ? raw.replace(/\/\/[^@/]*@/, '//***@') : raw;
+  const where = `${source}=${spec.secret ? '***' : JSON.stringify(shown)}`;
   switch (spec.kind) {
     case 'int': {
       if (!/^-?[0-9]+$/.test(raw.trim())) {
@@ -323,8 +342,16 @@ function parseValue(spec: OptionSpec, raw: string, source: string, problems: str
       }
       const allowed = spec.key === 'redisUrl' ? ['redis:', 'rediss:'] : ['http:', 'https:'];
       if (!allowed.includes(u.protocol)) problems.push(`${where}: scheme must be ${allowed.join(' or ')}`);
-      if (spec.key === 'publicUrl' && (u.search || u.hash)) problems.push(`${where}: must not have a query or fragment`);
+      if ((spec.key === 'publicUrl' || spec.key === 's3Endpoint') && (u.search || u.hash)) problems.push(`${where}: must not have a query or fragment`);
+      if (spec.key === 's3Endpoint' && (u.username || u.password))
+        problems.push(`${source}: must not hold credentials (they come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a web-identity token)`);
       return raw.trim();
+    }
+    case 'blob-store': {
+      if (raw.trim() === '') return null;
+      const parsed = parseBlobStoreUrl(raw.trim());
+      for (const p of parsed.problems) problems.push(`${where}: ${p}`);
+      return parsed.location ? `s3://${parsed.location.bucket}/${parsed.location.prefix}` : null;
     }
     case 'enum':
       if (!spec.values?.includes(raw.trim())) problems.push(`${where}: must be one of ${spec.values?.join(', ')}`);
@@ -576,6 +603,11 @@ export function parseConfig(
   if (config.breakerMaxBackoffMs < config.breakerBackoffMs) problems.push('--breaker-max-backoff-ms must be >= --breaker-backoff-ms');
   if (command === 'export' && config.output === null) problems.push('export needs --output <bundle file>');
   if (!isAbsolute(config.cacheDir)) problems.push('--cache-dir could not be resolved');
+  if (config.blobStore === null) {
+    if (config.s3Endpoint !== null) problems.push('--s3-endpoint needs --blob-store s3://BUCKET/PREFIX');
+    if (config.s3ForcePathStyle) problems.push('--s3-force-path-style needs --blob-store s3://BUCKET/PREFIX');
+  }
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.s3Region)) problems.push(`--s3-region ${JSON.stringify(config.s3Region)}: not a region name`);
   if (config.tlsCert && config.tlsKey) {
     try {
       const cert = readFileSync(config.tlsCert, 'utf8');
@@ -600,6 +632,41 @@ export function parseConfig(
 
 function maskUrlCredentials(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@');
+}
+
+export interface BlobStoreLocation {
+  readonly bucket: string;
+  /** '' or '/'-terminated. */
+  readonly prefix: string;
+}
+
+/** Names S3 reserves; see "General purpose bucket naming rules" in the Amazon S3 user guide. */
+const RESERVED_BUCKET_PREFIXES = ['xn--', 'sthree-', 'amzn-s3-demo-'];
+const RESERVED_BUCKET_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'];
+
+/** `s3://BUCKET/PREFIX` → bucket and prefix, with every problem found (S3's bucket naming rules; key-safe prefix segments). */
+export function parseBlobStoreUrl(raw: string): { location: BlobStoreLocation | null; problems: string[] } {
+  const m = /^s3:\/\/([^/?#]*)(\/[^?#]*)?$/.exec(raw);
+  if (!m) return { location: null, problems: ['must look like s3://BUCKET/PREFIX (no query or fragment)'] };
+  const bucket = m[1] ?? '';
+  const path = (m[2] ?? '').slice(1);
+  const problems: string[] = [];
+  if (bucket.length < 3 || bucket.length > 63) problems.push(`bucket name ${JSON.stringify(bucket)} must be 3 to 63 characters long`);
+  if (!/^[a-z0-9.-]*$/.test(bucket)) problems.push(`bucket name ${JSON.stringify(bucket)} may hold only lowercase letters, digits, '.' and '-'`);
+  if (!/^[a-z0-9]/.test(bucket) || !/[a-z0-9]$/.test(bucket)) problems.push(`bucket name ${JSON.stringify(bucket)} must begin and end with a letter or digit`);
+  if (bucket.includes('..')) problems.push(`bucket name ${JSON.stringify(bucket)} must not hold two adjacent periods`);
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(bucket)) problems.push(`bucket name ${JSON.stringify(bucket)} must not look like an IP address`);
+  for (const p of RESERVED_BUCKET_PREFIXES) if (bucket.startsWith(p)) problems.push(`bucket name ${JSON.stringify(bucket)} must not start with ${p}`);
+  for (const s of RESERVED_BUCKET_SUFFIXES) if (bucket.endsWith(s)) problems.push(`bucket name ${JSON.stringify(bucket)} must not end with ${s}`);
+  const prefix = path === '' || path.endsWith('/') ? path : `${path}/`;
+  if (prefix !== '') {
+    try {
+      checkKey(prefix.slice(0, -1));
+    } catch {
+      problems.push(`prefix ${JSON.stringify(path)} must be '/'-separated names of letters, digits and . _ + ~ = @ - (no empty, '.' or '..' parts)`);
+    }
+  }
+  return { location: problems.length === 0 ? { bucket, prefix } : null, problems };
 }
 
 /** A copy of the configuration that is safe to log (secrets masked). */

@@ -26,6 +26,8 @@ export interface Reply {
   readonly warnings?: readonly string[];
   /** Immutable blobs may be cached by intermediaries forever; metadata briefly. */
   readonly immutable?: boolean;
+  /** Extra response headers; they win over the defaults above (the web page: CSP, no-store). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** Compressing tiny bodies costs more than it saves. */
@@ -70,6 +72,7 @@ export class ReplyWriter {
     if (reply.warnings && reply.warnings.length > 0) ctx.set('X-NuGet-Warning', reply.warnings.map(headerSafe));
     if (reply.cache) ctx.set('X-Cache', reply.cache.toUpperCase());
     ctx.set('Cache-Control', reply.immutable ? 'public, max-age=31536000, immutable' : 'public, max-age=60');
+    if (reply.headers) ctx.set(reply.headers);
     const head = ctx.method === 'HEAD';
     const source = reply.cache === 'miss' || reply.cache === 'coalesced' ? 'upstream' : 'cache';
     const body = reply.body;

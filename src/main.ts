@@ -62,8 +62,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       body: {
         status: !ready ? 'unready' : redis === 'down' || upstreamDegraded ? 'degraded' : 'ok',
         shuttingDown,
+        // Where blobs are (a directory, or s3://bucket/prefix/ at an endpoint's origin: never credentials).
         storage: proxy.blobs.description,
-        cacheDir: writableCheck.ok ? 'writable' : `not writable: ${writableCheck.error ?? ''}`,
+        storageState: writableCheck.ok ? 'writable' : `not writable: ${writableCheck.error ?? ''}`,
         redis,
         offline: config.offline,
         upstreams,

@@ -15,7 +15,8 @@ export type Resource =
   | 'search'
   | 'autocomplete'
   | 'vulnerability'
-  | 'signatures';
+  | 'signatures'
+  | 'web';
 
 export type CacheResult = 'hit' | 'miss' | 'stale' | 'negative' | 'coalesced' | 'local';
 

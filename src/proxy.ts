@@ -3,6 +3,7 @@
 // resource. Shared by `serve` and the offline tools (prefetch, export, import) so they fill one cache the
 // same way.
 
+import { createActivity, type Activity } from './activity.ts';
 import { CircuitBreaker } from './breaker.ts';
 import type { Config } from './config.ts';
 import { FolderUpstream } from './folder-upstream.ts';
@@ -13,6 +14,7 @@ import { RewritePool } from './rewrite-pool.ts';
 import { DocumentCache } from './resources/documents.ts';
 import { Feeds, type Feed } from './resources/feeds.ts';
 import { FlatContainerResource } from './resources/flat-container.ts';
+import { PackageCatalog } from './resources/catalog.ts';
 import { LocalPackages } from './resources/local-packages.ts';
 import { Mirror } from './resources/mirror.ts';
 import { PolicyGate } from './resources/policy.ts';
@@ -23,6 +25,8 @@ import { ServiceIndexResource } from './resources/service-index.ts';
 import { SignaturesResource } from './resources/signatures.ts';
 import { FeedIndex, FolderIndex } from './resources/upstream-index.ts';
 import { VulnerabilityResource } from './resources/vulnerability.ts';
+import { WebPageResource } from './resources/web-page.ts';
+import { feedFacts } from './resources/web-facts.ts';
 import { AccessLog } from './retention/access-log.ts';
 import { Sweeper } from './retention/sweeper.ts';
 import type { BlobStore } from './storage/blob-store.ts';
@@ -57,6 +61,9 @@ export interface Proxy {
   readonly mirror: Mirror;
   readonly access: AccessLog;
   readonly retention: Sweeper;
+  /** The web page's view of the cache and of this process's recent activity. */
+  readonly web: WebPageResource;
+  readonly activity: Activity;
   /** Drops in-memory views of the cache directory when a tool (import, prefetch) changed it. */
   checkGeneration(): Promise<void>;
   /** Waits for fills in flight, then releases sockets, workers and Redis. */
@@ -71,7 +78,7 @@ const BREAKER_STATE_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 export async function createProxy(config: Config, log: Logger, metrics: Metrics): Promise<Proxy> {
   const temp = new LocalTemp(config.cacheDir);
   await temp.init();
-  const blobs = await createBlobStore(config);
+  const blobs = await createBlobStore(config, log);
   const memoryBytes = config.memoryCacheMb * 1024 * 1024;
   const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redisUrl: config.redisUrl, metrics, log });
   // Without Redis there is nothing to report: an absent series, not a 0 that would read as "Redis down".
@@ -130,7 +137,23 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     },
     onEvicted: (lowerId, lowerVersion) => local.noteRemoved(lowerId, lowerVersion),
   });
-  const flat = new FlatContainerResource({ config, feeds, blobs, temp, local, policy, metrics, log, access, retention });
+  const activity = createActivity();
+  // The web page's catalog follows fills, evictions and generation changes through LocalPackages, and
+  // hits through the access log's touch.
+  const catalog = new PackageCatalog({ blobs, log });
+  local.watch((change) => catalog.noteChange(change));
+  const touch = {
+    touch: (lowerId: string, lowerVersion: string) => {
+      access.touch(lowerId, lowerVersion);
+      catalog.noteServed(lowerId, lowerVersion);
+    },
+  };
+  const flat = new FlatContainerResource({
+    config, feeds, blobs, temp, local, policy, metrics, log, access: touch, retention, fillFailures: activity.failures,
+  });
+  const web = new WebPageResource({
+    config, catalog, local, blobs, store, retention, activity, log, facts: feedFacts({ offline: config.offline, feeds, local, policy }),
+  });
   const registration = new RegistrationResource({ config, feeds, docs: registrationDocs, local, policy });
   const search = new SearchResource({ config, feeds, local, rewriter, policy });
   const mirror = new Mirror({ feeds, registration: registrationDocs, vulnerability, signatures });
@@ -172,6 +195,8 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     mirror,
     access,
     retention,
+    web,
+    activity,
     checkGeneration: () => generation.check(),
     async close() {
       await Promise.allSettled([flat.drain(), docs.drain(), ...feeds.all.map((f) => f.docs.drain())]);

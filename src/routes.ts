@@ -5,12 +5,18 @@ import { hostname } from 'node:os';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Config } from './config.ts';
-import { BadRequest, MethodNotAllowed, NotFound } from './errors.ts';
-import type { ReplyWriter } from './http.ts';
+import { BadRequest, isProxyError, MethodNotAllowed, NotFound, ProxyError } from './errors.ts';
+import type { Reply, ReplyWriter } from './http.ts';
 import type { Logger } from './logger.ts';
-import { PROXY_PATHS, parseFlatFile, parsePackageId } from './nuget/paths.ts';
+import { PROXY_PATHS, parseFlatFile, parsePackageId, parseVersionSegment } from './nuget/paths.ts';
 import type { Proxy } from './proxy.ts';
+import { CATALOG_SORTS, type CatalogSort } from './resources/catalog.ts';
 import type { RequestContext } from './resources/types.ts';
+import { AccessToken } from './web/access-token.ts';
+import { renderHome } from './web/home-page.ts';
+import { faviconReply, htmlReply, LOGIN_CONTENT_SECURITY_POLICY, renderError, renderLogin, styleReply, withPageHeaders, type Shell } from './web/layout.ts';
+import { renderPackage } from './web/package-page.ts';
+import { basePathOf, WEB_PATHS } from './web/paths.ts';
 
 export interface RouteDeps {
   readonly proxy: Proxy;
@@ -139,11 +145,7 @@ export function createRouter(deps: RouteDeps): Router {
     ctx.body = await proxy.metrics.registry.metrics();
   });
 
-  router.get('/', (ctx) => {
-    const { base } = publicBaseFor(ctx, proxy.config, deps.tls);
-    ctx.type = 'text/plain; charset=utf-8';
-    ctx.body = `nuget-proxy: a NuGet V3 pull-through cache.\nService index: ${base}${PROXY_PATHS.serviceIndex}\n`;
-  });
+  addWebRoutes(router, deps);
 
   router.all('/{*rest}', (ctx) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new MethodNotAllowed();
@@ -151,4 +153,145 @@ export function createRouter(deps: RouteDeps): Router {
   });
 
   return router;
+}
+
+/** Packages per page of the web page's list. */
+const PAGE_SIZE = 50;
+const MAX_QUERY_LENGTH = 200;
+const MAX_FORM_BYTES = 4096;
+
+/** One query-string value: absent → undefined; repeated → 400. */
+function queryValue(ctx: Context, name: string): string | undefined {
+  const v = ctx.query[name];
+  if (Array.isArray(v)) throw new BadRequest(`'${name}' may be given once`);
+  return v;
+}
+
+function listQuery(ctx: Context): { q: string; sort: CatalogSort; page: number } {
+  const q = (queryValue(ctx, 'q') ?? '').trim();
+  if (q.length > MAX_QUERY_LENGTH) throw new BadRequest(`the search text may be at most ${MAX_QUERY_LENGTH} characters`);
+  const sortRaw = queryValue(ctx, 'sort') ?? 'id';
+  if (!(CATALOG_SORTS as readonly string[]).includes(sortRaw)) throw new BadRequest(`sort must be one of ${CATALOG_SORTS.join(', ')}`);
+  const pageRaw = queryValue(ctx, 'page') ?? '1';
+  if (!/^[1-9][0-9]{0,5}$/.test(pageRaw)) throw new BadRequest('page must be a whole number from 1');
+  return { q, sort: sortRaw as CatalogSort, page: Number(pageRaw) };
+}
+
+/** A small urlencoded form body (the login form); anything else is refused. */
+async function readForm(ctx: Context): Promise<URLSearchParams> {
+  if (!ctx.is('application/x-www-form-urlencoded')) throw new ProxyError(415, 'UNSUPPORTED_MEDIA_TYPE', 'expected a form (application/x-www-form-urlencoded)');
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of ctx.req) {
+    n += (chunk as Buffer).length;
+    if (n > MAX_FORM_BYTES) throw new ProxyError(413, 'PAYLOAD_TOO_LARGE', 'the form is too large');
+    chunks.push(chunk as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+function redirect(location: string, headers: Record<string, string> = {}): Reply {
+  return htmlReply(303, '', { Location: location, ...headers });
+}
+
+/**
+ * The read-only web page: overview with the package list at `/`, a page per package, its assets, and the
+ * optional access-token gate (--ui-token). The NuGet routes under /v3 never pass through the gate.
+ */
+function addWebRoutes(router: Router, deps: RouteDeps): void {
+  const { proxy, writer } = deps;
+  const gate = proxy.config.uiToken ? new AccessToken(proxy.config.uiToken) : null;
+
+  interface PageRequest {
+    readonly publicBase: string;
+    readonly https: boolean;
+    readonly shell: Shell;
+  }
+
+  const requestOf = (ctx: Context): PageRequest => {
+    const { base, https } = publicBaseFor(ctx, proxy.config, deps.tls);
+    ctx.state['publicBase'] = base;
+    return { publicBase: base, https, shell: { basePath: basePathOf(base), title: '', tokenGate: gate !== null } };
+  };
+
+  const loginReply = (shell: Shell, failed: boolean): Reply =>
+    htmlReply(401, renderLogin(shell, failed), { 'Content-Security-Policy': LOGIN_CONTENT_SECURITY_POLICY, 'WWW-Authenticate': 'Bearer realm="nuget-proxy web page"' });
+
+  const page = (path: string, fn: (ctx: Context, req: PageRequest) => Promise<Reply>) => {
+    router.get(path, async (ctx) => {
+      const req = requestOf(ctx);
+      if (gate && !gate.allows(ctx.get('Authorization'), ctx.get('Cookie'))) {
+        await writer.write(ctx, loginReply(req.shell, false), req.publicBase);
+        return;
+      }
+      await proxy.checkGeneration();
+      let reply: Reply;
+      try {
+        reply = await fn(ctx, req);
+      } catch (err) {
+        // Expected refusals (bad input, unknown package) get a page; anything else goes to the error middleware.
+        if (!isProxyError(err) || err.status >= 500) throw err;
+        ctx.state['errorCode'] = err.code;
+        reply = htmlReply(err.status, renderError(req.shell, err.status, err.message));
+      }
+      await writer.write(ctx, reply, req.publicBase);
+    });
+  };
+
+  page(WEB_PATHS.home, async (ctx, req) => {
+    const query = listQuery(ctx);
+    const [status, list] = await Promise.all([proxy.web.status(), proxy.web.packages({ ...query, pageSize: PAGE_SIZE })]);
+    if (query.page > list.pages) throw new NotFound(`there is no page ${query.page}; the list has ${list.pages}`);
+    return htmlReply(200, renderHome({ basePath: req.shell.basePath, publicBase: req.publicBase, status, list, tokenGate: gate !== null }));
+  });
+
+  /** `{id}` or `{id}/{version}` after `prefix`, from the raw path (decoded once, like the NuGet routes). */
+  const identityAfter = (ctx: Context, prefix: string): { lowerId: string; lowerVersion: string | null } => {
+    const [idSeg = '', versionSeg] = segmentsAfter(ctx, prefix);
+    const id = parsePackageId(idSeg);
+    if (!id.ok) throw new BadRequest(id.message);
+    if (versionSeg === undefined) return { lowerId: id.value, lowerVersion: null };
+    const v = parseVersionSegment(versionSeg);
+    if (!v.ok) throw new BadRequest(v.message);
+    return { lowerId: id.value, lowerVersion: v.value };
+  };
+
+  const packagePage = async (ctx: Context, req: PageRequest): Promise<Reply> => {
+    const { lowerId, lowerVersion } = identityAfter(ctx, WEB_PATHS.packages);
+    const view = await proxy.web.package(lowerId, lowerVersion);
+    return htmlReply(200, renderPackage({ basePath: req.shell.basePath, publicBase: req.publicBase, view, nowMs: Date.now(), tokenGate: gate !== null }));
+  };
+  page(`${WEB_PATHS.packages}:id`, packagePage);
+  page(`${WEB_PATHS.packages}:id/:version`, packagePage);
+
+  page(`${WEB_PATHS.icon}:id/:version`, async (ctx) => {
+    const { lowerId, lowerVersion } = identityAfter(ctx, WEB_PATHS.icon);
+    return withPageHeaders(await proxy.web.icon(lowerId, lowerVersion as string));
+  });
+  page(WEB_PATHS.style, async () => styleReply());
+  page(WEB_PATHS.favicon, async () => faviconReply());
+
+  router.get(WEB_PATHS.login, async (ctx) => {
+    const req = requestOf(ctx);
+    const reply = gate ? { ...loginReply(req.shell, false), status: 200 } : redirect(`${req.shell.basePath}${WEB_PATHS.home}`);
+    await writer.write(ctx, reply, req.publicBase);
+  });
+
+  router.post(WEB_PATHS.login, async (ctx) => {
+    const req = requestOf(ctx);
+    const home = `${req.shell.basePath}${WEB_PATHS.home}`;
+    if (!gate) {
+      await writer.write(ctx, redirect(home), req.publicBase);
+      return;
+    }
+    const token = (await readForm(ctx)).get('token') ?? '';
+    const reply = gate.matches(token) ? redirect(home, { 'Set-Cookie': gate.loginCookie(req.shell.basePath, req.https) }) : loginReply(req.shell, true);
+    await writer.write(ctx, reply, req.publicBase);
+  });
+
+  router.get(WEB_PATHS.logout, async (ctx) => {
+    const req = requestOf(ctx);
+    const reply = redirect(`${req.shell.basePath}${gate ? WEB_PATHS.login : WEB_PATHS.home}`, { 'Set-Cookie': AccessToken.logoutCookie(req.shell.basePath, req.https) });
+    await writer.write(ctx, reply, req.publicBase);
+  });
 }

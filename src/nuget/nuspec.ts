@@ -30,6 +30,8 @@ export interface Nuspec {
   readonly projectUrl: string;
   readonly licenseUrl: string;
   readonly licenseExpression: string;
+  /** Path of the license file inside the package (`<license type="file">`; '' when none). */
+  readonly licenseFile: string;
   readonly iconUrl: string;
   /** Path of the embedded icon file inside the package ('' when none). */
   readonly iconFile: string;
@@ -129,6 +131,7 @@ export function parseNuspec(xml: string): Nuspec {
     projectUrl: text(metadata['projectUrl']),
     licenseUrl: text(metadata['licenseUrl']),
     licenseExpression: license && text(license['@type']) === 'expression' ? text(license) : '',
+    licenseFile: license && text(license['@type']) === 'file' ? text(license) : '',
     iconUrl: text(metadata['iconUrl']),
     iconFile: text(metadata['icon']),
     readmeFile: text(metadata['readme']),

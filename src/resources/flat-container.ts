@@ -4,6 +4,7 @@
 // fill. Protocol digest §5.
 
 import { createReadStream } from 'node:fs';
+import type { FillFailures } from '../activity.ts';
 import { LruCache } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
 import type { Config } from '../config.ts';
@@ -43,6 +44,8 @@ export interface FlatContainerDeps {
   /** Records what was served, for retention (batched). */
   readonly access: Pick<AccessLog, 'touch'>;
   readonly retention: Pick<Sweeper, 'noteAdded'>;
+  /** Told about every package fill that failed (the web page lists the recent ones). */
+  readonly fillFailures?: Pick<FillFailures, 'add'>;
 }
 
 /** The versions document: normalized, lower-cased, sorted (docs: package-base-address-resource.md). */
@@ -55,7 +58,7 @@ export function versionsDocument(versions: Iterable<string>): string {
   return JSON.stringify({ versions: sortVersionStrings(lowered) });
 }
 
-function sniffImageType(data: Buffer): string {
+export function sniffImageType(data: Buffer): string {
   if (data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
   if (data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'image/jpeg';
   if (data.subarray(0, 4).toString('latin1') === 'GIF8') return 'image/gif';
@@ -437,6 +440,7 @@ export class FlatContainerResource {
       if (!(err instanceof NotFound)) {
         metrics.blobFills.inc({ resource: 'nupkg', result: err instanceof UpstreamInvalid ? 'invalid' : 'error' });
         log.warn({ lowerId, lowerVersion, upstream: feed.name, err: errorMessage(err) }, 'package fill failed; nothing cached');
+        this.deps.fillFailures?.add({ atMs: Date.now(), lowerId, lowerVersion, file: 'nupkg', code: err instanceof ProxyError ? err.code : 'ERROR', reason: errorMessage(err) });
       }
       throw err;
     } finally {

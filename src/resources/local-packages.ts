@@ -14,7 +14,13 @@ export interface HeldVersion {
   readonly version: NuGetVersion;
 }
 
+/** A change this view was told about; other in-memory views (the web catalog) follow it through watch(). */
+export type HeldChange =
+  | { readonly kind: 'filled' | 'removed'; readonly lowerId: string; readonly lowerVersion: string }
+  | { readonly kind: 'invalidated' };
+
 export class LocalPackages {
+  private readonly watchers: Array<(change: HeldChange) => void> = [];
   private readonly nuspecs = new LruCache<Nuspec>(32 * 1024 * 1024, (n) => n.description.length * 2 + 2048);
   /** lowerId/lowerVersion → the upstream its files came from ('' when unmarked). */
   private readonly sources = new LruCache<string>(4 * 1024 * 1024, (s) => s.length + 96);
@@ -57,6 +63,19 @@ export class LocalPackages {
     return s === '' ? null : s;
   }
 
+  /**
+   * The source marker of a held version if it was read already (null: unmarked); undefined when not known
+   * yet — then it is read in the background, for the next ask (the web page is synchronous).
+   */
+  knownSource(lowerId: string, lowerVersion: string): string | null | undefined {
+    const s = this.sources.get(`${lowerId}/${lowerVersion}`);
+    if (s === undefined) {
+      void this.source(lowerId, lowerVersion).catch(() => undefined);
+      return undefined;
+    }
+    return s === '' ? null : s;
+  }
+
   /** A fill wrote (or rewrote) the source marker. */
   noteSource(lowerId: string, lowerVersion: string, source: string): void {
     this.sources.set(`${lowerId}/${lowerVersion}`, source);
@@ -83,8 +102,18 @@ export class LocalPackages {
     return [...this.versions.keys()].sort();
   }
 
+  /** Calls `watcher` for every fill, removal and invalidation this view is told of. */
+  watch(watcher: (change: HeldChange) => void): void {
+    this.watchers.push(watcher);
+  }
+
+  private tell(change: HeldChange): void {
+    for (const w of this.watchers) w(change);
+  }
+
   /** A new .nupkg was committed: keep the in-memory view current. */
   noteFilled(lowerId: string, lowerVersion: string): void {
+    this.tell({ kind: 'filled', lowerId, lowerVersion });
     const list = this.versions.get(lowerId);
     if (!list) {
       if (this.allIdsScanned) void this.heldVersions(lowerId);
@@ -99,6 +128,7 @@ export class LocalPackages {
 
   /** A package version left the cache (retention, purge). */
   noteRemoved(lowerId: string, lowerVersion: string): void {
+    this.tell({ kind: 'removed', lowerId, lowerVersion });
     const list = this.versions.get(lowerId);
     if (!list) return;
     const rest = list.filter((h) => h.lowerVersion !== lowerVersion);
@@ -110,6 +140,7 @@ export class LocalPackages {
 
   /** Forgets what it knows (after an import changed the store underneath). */
   invalidate(): void {
+    this.tell({ kind: 'invalidated' });
     this.versions.clear();
     this.sources.clear();
     this.nuspecs.clear();

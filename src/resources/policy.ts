@@ -32,8 +32,12 @@ export interface AdvisorySource {
 /** Versions named in one warning; the rest are counted. */
 const WARNING_VERSIONS = 4;
 
+/** Decisions remembered for the web page (what the policy last said about a version). */
+const REMEMBERED_DECISIONS = 4096;
+
 export class PolicyGate {
   private readonly now: () => number;
+  private readonly remembered = new Map<string, Decision | null>();
 
   constructor(
     private readonly deps: {
@@ -104,8 +108,24 @@ export class PolicyGate {
         now,
       );
       if (d) out.set(c.lowerVersion, d);
+      this.remember(lowerId, c.lowerVersion, d);
     }
     return out;
+  }
+
+  private remember(lowerId: string, lowerVersion: string, d: Decision | null): void {
+    const key = `${lowerId}/${lowerVersion}`;
+    this.remembered.delete(key);
+    if (this.remembered.size >= REMEMBERED_DECISIONS) {
+      const oldest = this.remembered.keys().next().value;
+      if (oldest !== undefined) this.remembered.delete(oldest);
+    }
+    this.remembered.set(key, d);
+  }
+
+  /** What the policy last decided about a version (undefined: not judged yet; null: nothing applies). */
+  lastDecision(lowerId: string, lowerVersion: string): Decision | null | undefined {
+    return this.remembered.get(`${lowerId}/${lowerVersion}`);
   }
 
   private record(lowerId: string, action: 'hide' | 'refuse', decisions: ReadonlyArray<[string, Decision]>, rc?: RequestContext): void {

@@ -77,6 +77,7 @@ export class Sweeper {
   /** Bytes added since the last sweep (fills, imports), to start a sweep early when the quota is passed. */
   private addedSinceSweep = 0;
   private lastUsedBytes = 0;
+  private last: (SweepResult & { readonly atMs: number }) | null = null;
 
   constructor(private readonly deps: SweeperDeps) {
     deps.metrics.storageQuotaBytes.set(deps.policy.maxBytes ?? 0);
@@ -84,6 +85,11 @@ export class Sweeper {
 
   get enabled(): boolean {
     return this.deps.policy.maxBytes !== null || this.deps.policy.evictUnusedMs !== null;
+  }
+
+  /** The last sweep of this process and when it ended (the web page shows use against quota). */
+  get lastSweep(): (SweepResult & { readonly atMs: number }) | null {
+    return this.last;
   }
 
   /** Periodic sweeps (the first soon after start), when a policy is set. */
@@ -222,6 +228,7 @@ export class Sweeper {
       overQuota: policy.maxBytes !== null && used > policy.maxBytes,
       durationMs: performance.now() - started,
     };
+    this.last = { ...result, atMs: Date.now() };
     metrics.retentionSweeps.inc({ result: result.overQuota ? 'over_quota' : 'ok' });
     metrics.retentionSweepDuration.observe(result.durationMs / 1000);
     const line = {

@@ -171,7 +171,10 @@ export class DiskBlobStore implements BlobStore {
         if (code === 'ENOENT' || code === 'ENOTDIR') return;
         throw storageError(err, `cannot list ${relDir}`);
       }
-      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      // Key order, as an object store lists: a directory's keys all start with `name/`, so it sorts
+      // as that ('list-x' comes before 'list/…', though the name 'list' comes before 'list-x').
+      const sortKey = (e: { name: string; isDirectory(): boolean }) => (e.isDirectory() ? `${e.name}/` : e.name);
+      entries.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
       for (const e of entries) {
         if (relDir === '' && RESERVED_TOP.has(e.name)) continue;
         const key = `${relDir}${e.name}`;

@@ -565,6 +565,7 @@ describe('values.schema.json and values.yaml agree with src/config.ts', () => {
     NUGET_PROXY_S3_FORCE_PATH_STYLE: 'objectStorage.forcePathStyle',
     NUGET_PROXY_MAX_CACHE_SIZE: 'retention.maxCacheSize',
     NUGET_PROXY_EVICT_UNUSED_DAYS: 'retention.evictUnusedDays',
+    NUGET_PROXY_UI_TOKEN: 'webPage.token / existingSecret',
     NUGET_PROXY_UPSTREAM_USERNAME: 'upstreamCredentials / existingSecret',
     NUGET_PROXY_UPSTREAM_PASSWORD: 'upstreamCredentials / existingSecret',
     NUGET_PROXY_UPSTREAM_TOKEN: 'upstreamCredentials / existingSecret',
@@ -591,7 +592,7 @@ describe('values.schema.json and values.yaml agree with src/config.ts', () => {
     const objs = [
       ...(await renderChart([join(CI, 's3-replicas-values.yaml')])),
       ...(await renderChart([join(CI, 'inline-credentials-values.yaml')])),
-      ...(await renderChart([], ['upstreamCredentials.token=t', 'upstreamCredentials.header=X-Key: v', 'upstreamCaBundle=-----BEGIN CERTIFICATE-----', 'egress.httpProxy=http://squid:3128'])),
+      ...(await renderChart([], ['webPage.token=secret-token', 'upstreamCredentials.token=t', 'upstreamCredentials.header=X-Key: v', 'upstreamCaBundle=-----BEGIN CERTIFICATE-----', 'egress.httpProxy=http://squid:3128'])),
     ];
     const text = JSON.stringify(objs);
     for (const [name, from] of Object.entries(MANAGED)) {
@@ -607,7 +608,7 @@ describe('values.schema.json and values.yaml agree with src/config.ts', () => {
     const data = get<Record<string, string>>(one(objs, 'ConfigMap'), 'data');
     for (const [key, prop] of Object.entries(props)) {
       const spec = OPTIONS.find((o) => o.key === key) ?? assert.fail(`config.${key} is not an option of src/config.ts`);
-      const expectedType = { int: 'integer', bool: 'boolean', enum: 'string', url: 'string', string: 'string', path: 'string', file: 'string', header: 'string', size: 'string' }[spec.kind];
+      const expectedType = { int: 'integer', bool: 'boolean', enum: 'string', url: 'string', string: 'string', path: 'string', file: 'string', header: 'string', size: 'string', 'blob-store': 'string' }[spec.kind];
       assert.equal(prop['type'] ?? 'string', expectedType, `config.${key} type`);
       if (spec.kind === 'int') {
         assert.equal(prop['minimum'], spec.min, `config.${key} minimum`);
@@ -650,6 +651,8 @@ function sampleValue(key: string): string {
   if (spec.kind === 'bool') return 'true';
   if (spec.kind === 'int') return String(spec.min ?? 1);
   if (spec.kind === 'enum') return spec.values?.[0] ?? '';
+  if (spec.kind === 'blob-store') return 's3://bucket/prefix/';
+  if (spec.kind === 'url' && spec.default === null) return 'https://example.test/';
   return String(spec.default);
 }
 
@@ -836,7 +839,7 @@ describe('extension points, as a real proxy process sees them', () => {
       const serveWith = async (extraCa: string | undefined): Promise<number> => {
         const port = await freePort();
         const cacheDir = await mkdtemp(join(root, 'data-'));
-        const proc = startProcess(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'serve'], {
+        const proc = startProcess(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/nuget-proxy.ts'), 'serve'], {
           env: {
             PATH: process.env.PATH,
             ...env,

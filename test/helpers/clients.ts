@@ -67,6 +67,8 @@ export function nugetConfigXml(source: FeedSource, extra = ''): string {
 export interface ProjectSpec {
   readonly packages: ReadonlyArray<{ readonly id: string; readonly version: string }>;
   readonly properties?: Readonly<Record<string, string>>;
+  /** Project SDK; default `Microsoft.NET.Sdk` (`Microsoft.NET.Sdk.Web` for an ASP.NET Core app: its framework ships with the SDK). */
+  readonly sdk?: string;
 }
 
 /** A net10.0 console project (the framework packs for net10.0 ship with the SDK, so it restores offline). */
@@ -78,7 +80,7 @@ export async function makeProject(dir: string, spec: ProjectSpec, source: FeedSo
   const refs = spec.packages.map((p) => `    <PackageReference Include="${p.id}" Version="${p.version}" />`).join('\n');
   await writeFile(
     join(dir, 'app.csproj'),
-    `<Project Sdk="Microsoft.NET.Sdk">
+    `<Project Sdk="${spec.sdk ?? 'Microsoft.NET.Sdk'}">
   <PropertyGroup>
     <OutputType>Exe</OutputType>
     <TargetFramework>net10.0</TargetFramework>

@@ -190,3 +190,15 @@ test('mirror: what prefetch stores for an id and for the feeds, keyed per upstre
   const vulns = (await (await fetch(`${offline.url}/v3/vulnerabilities/index.json`)).json()) as unknown[];
   assert.equal(vulns.length, 4);
 });
+
+test('the web page lists every upstream and where a held version came from', async () => {
+  const p = await proxyWith('web', config('packageSourceMapping:\n  b: ["Contoso.*"]\n  a: ["*"]\n'));
+  await (await fetch(`${p.url}/v3/flatcontainer/contoso.core/1.0.0/contoso.core.1.0.0.nupkg`)).arrayBuffer();
+  const status = await (await fetch(`${p.url}/`)).text();
+  assert.match(status, /<strong>a<\/strong>/);
+  assert.match(status, /<strong>b<\/strong>/);
+  // The source marker is read in the background the first time; the second look shows it.
+  await (await fetch(`${p.url}/packages/contoso.core`)).text();
+  const page = await (await fetch(`${p.url}/packages/contoso.core`)).text();
+  assert.match(page, /<dt>Upstream<\/dt><dd>b<\/dd>/, 'Contoso.Core came from b');
+});

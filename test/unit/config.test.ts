@@ -183,6 +183,77 @@ describe('parseConfig: problems', () => {
   });
 });
 
+describe('parseConfig: object storage (--blob-store s3://…)', () => {
+  it('defaults to the cache directory, region us-east-1, virtual-host addressing', () => {
+    const { config } = parseConfig('serve', [], {}, BASE_DIR);
+    assert.equal(config.blobStore, null);
+    assert.equal(config.s3Endpoint, null);
+    assert.equal(config.s3Region, 'us-east-1');
+    assert.equal(config.s3ForcePathStyle, false);
+    assert.equal(parseConfig('serve', ['--blob-store', ''], {}, BASE_DIR).config.blobStore, null, 'empty means the cache directory');
+    assert.equal(parseConfig('serve', [], { NUGET_PROXY_BLOB_STORE: '' }, BASE_DIR).config.blobStore, null);
+  });
+
+  it('reads the flags and NUGET_PROXY_* variables, and normalizes the prefix to end with /', () => {
+    const { config } = parseConfig(
+      'serve',
+      ['--blob-store', 's3://nuget-cache/team/a'],
+      { NUGET_PROXY_S3_ENDPOINT: 'http://127.0.0.1:9000', NUGET_PROXY_S3_REGION: 'eu-west-3', NUGET_PROXY_S3_FORCE_PATH_STYLE: 'true' },
+      BASE_DIR,
+    );
+    assert.equal(config.blobStore, 's3://nuget-cache/team/a/');
+    assert.equal(config.s3Endpoint, 'http://127.0.0.1:9000');
+    assert.equal(config.s3Region, 'eu-west-3');
+    assert.equal(config.s3ForcePathStyle, true);
+    assert.equal(parseConfig('import', [], { NUGET_PROXY_BLOB_STORE: 's3://b.example-1' }, BASE_DIR).config.blobStore, 's3://b.example-1/');
+    assert.equal(parseConfig('prefetch', ['--blob-store=s3://bkt/'], {}, BASE_DIR).config.blobStore, 's3://bkt/');
+  });
+
+  it('takes the region from AWS_REGION when NUGET_PROXY_S3_REGION is not set', () => {
+    assert.equal(parseConfig('serve', [], { AWS_REGION: 'ap-south-1' }, BASE_DIR).config.s3Region, 'ap-south-1');
+    assert.equal(parseConfig('serve', [], { AWS_REGION: 'ap-south-1', NUGET_PROXY_S3_REGION: 'us-west-2' }, BASE_DIR).config.s3Region, 'us-west-2');
+  });
+
+  const bad: Array<[string, RegExp]> = [
+    ['https://bucket/prefix', /must look like s3:\/\/BUCKET\/PREFIX/],
+    ['s3://bucket/prefix?versionId=1', /must look like/],
+    ['s3://ab/x', /3 to 63 characters/],
+    [`s3://${'a'.repeat(64)}/x`, /3 to 63 characters/],
+    ['s3://My_Bucket/x', /only lowercase letters, digits/],
+    ['s3://-bucket/x', /begin and end with a letter or digit/],
+    ['s3://bucket-/x', /begin and end/],
+    ['s3://my..bucket/x', /two adjacent periods/],
+    ['s3://192.168.5.4/x', /IP address/],
+    ['s3://xn--bucket/x', /must not start with xn--/],
+    ['s3://bucket-s3alias/x', /must not end with -s3alias/],
+    ['s3://user:secret@bucket/x', /only lowercase letters/],
+    ['s3://bucket/a//b', /prefix "a\/\/b"/],
+    ['s3://bucket/../up', /prefix/],
+    ['s3://bucket/a b/', /prefix/],
+  ];
+  for (const [value, pattern] of bad) {
+    it(`refuses --blob-store ${value.slice(0, 40)}: ${pattern.source}`, () => {
+      const problems = problemsOf(() => parseConfig('serve', ['--blob-store', value], {}, BASE_DIR));
+      assert.ok(problems.some((p) => pattern.test(p)), problems.join('\n'));
+    });
+  }
+
+  it('reports every problem at once: bucket rules, prefix, endpoint, region', () => {
+    const problems = problemsOf(() =>
+      parseConfig('serve', ['--blob-store', 's3://A_/x//y', '--s3-endpoint', 'ftp://u:p@minio:9000', '--s3-region', 'eu west'], {}, BASE_DIR),
+    );
+    for (const pattern of [/3 to 63/, /only lowercase/, /begin and end/, /prefix/, /scheme must be http: or https:/, /must not hold credentials/, /not a region name/])
+      assert.ok(problems.some((p) => pattern.test(p)), `${pattern.source} in\n${problems.join('\n')}`);
+    assert.ok(!problems.some((p) => p.includes('u:p@')), 'endpoint credentials are not echoed');
+  });
+
+  it('refuses S3 settings without an S3 blob store (a forgotten --blob-store would silently use the disk)', () => {
+    const problems = problemsOf(() => parseConfig('serve', ['--s3-endpoint', 'http://127.0.0.1:9000', '--s3-force-path-style'], {}, BASE_DIR));
+    assert.ok(problems.some((p) => /--s3-endpoint needs --blob-store/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /--s3-force-path-style needs --blob-store/.test(p)), problems.join('\n'));
+  });
+});
+
 describe('parseConfig: TLS and CA files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nuget-proxy-config-'));
   after(() => rmSync(dir, { recursive: true, force: true }));

@@ -133,11 +133,13 @@ describe('parseNuspec on hand-written documents', () => {
     assert.deepEqual(parseNuspec(nuspec('<id>x</id><version>1.0.0</version>')).dependencyGroups, []);
   });
 
-  it('reads a license expression but not a license file as licenseExpression', () => {
+  it('reads a license expression as licenseExpression and a license file as licenseFile', () => {
     const expr = parseNuspec(nuspec('<id>x</id><version>1.0.0</version><license type="expression">MIT OR Apache-2.0</license>'));
     assert.equal(expr.licenseExpression, 'MIT OR Apache-2.0');
+    assert.equal(expr.licenseFile, '');
     const file = parseNuspec(nuspec('<id>x</id><version>1.0.0</version><license type="file">LICENSE.txt</license>'));
     assert.equal(file.licenseExpression, '');
+    assert.equal(file.licenseFile, 'LICENSE.txt');
   });
 
   it('keeps full version with metadata and original case, normalized', () => {

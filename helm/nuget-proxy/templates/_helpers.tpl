@@ -162,6 +162,9 @@ NUGET_PROXY_UPSTREAM_HEADER: {{ . | quote }}
 {{- if .Values.redis.enabled }}
 NUGET_PROXY_REDIS_URL: {{ .Values.redis.url | quote }}
 {{- end }}
+{{- with .Values.webPage.token }}
+NUGET_PROXY_UI_TOKEN: {{ . | quote }}
+{{- end }}
 {{- if include "nuget-proxy.hasCredentials" .Values.egress.httpsProxy }}
 HTTPS_PROXY: {{ .Values.egress.httpsProxy | quote }}
 {{- end }}
@@ -409,6 +412,7 @@ Contradictory values: every problem is collected and reported at once, like the 
 {{- if index $v.upstreamCredentials $k }}{{ $inline = append $inline (printf "upstreamCredentials.%s" $k) }}{{ end }}
 {{- end }}
 {{- if $v.redis.url }}{{ $inline = append $inline "redis.url" }}{{ end }}
+{{- if $v.webPage.token }}{{ $inline = append $inline "webPage.token" }}{{ end }}
 {{- if not $o.existingSecret }}
 {{- range $k := list "accessKeyId" "secretAccessKey" "sessionToken" }}
 {{- if index $o $k }}{{ $inline = append $inline (printf "objectStorage.%s" $k) }}{{ end }}

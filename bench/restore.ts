@@ -1,0 +1,345 @@
+// Benchmark: `dotnet restore` of a project of ≥ 100 packages, straight from a feed and through the proxy
+// with an empty cache (cold) and a filled one (warm); fresh client state (HOME, NUGET_PACKAGES, http
+// cache) and a fresh project folder for every client run; three rounds of direct, cold, warm; medians.
+//
+// Two feeds: (a) the project's own fake upstream serving a generated graph of packages plus the real
+// signed packages in /opt/nuget/packages; (b) the machine's own NuGet source (`dotnet nuget list
+// source`), when it answers, with an ASP.NET-style project whose packages are picked at run time from a
+// candidate list (those the feed serves). Its address is never printed.
+//
+// Knobs: BENCH_ROUNDS (3), BENCH_RESTORE_FEEDS (fake,machine), BENCH_KEEP_TMP=1.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dotnet, freshClientState, makeProject, type ProjectSpec } from '../test/helpers/clients.ts';
+import { realPackagePaths, startFakeUpstream, type FakeUpstream } from '../test/helpers/fake-upstream.ts';
+import { pseudoRandomBytes, writePackages, type PackageSpec } from '../test/helpers/packages.ts';
+import { commitOf, machineLine, machineNuGetFeed, type MachineFeed } from './lib/machine.ts';
+import { flatContainerOf, get } from './lib/http.ts';
+import { spawnProxy, type ProxyProcess } from './lib/processes.ts';
+import { DOTNET, requireTools } from './lib/requirements.ts';
+import { median, progress, ratio, seconds, table } from './lib/stats.ts';
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const FEEDS = (process.env['BENCH_RESTORE_FEEDS'] ?? 'fake,machine').split(',');
+const RESTORE_TIMEOUT_MS = 600_000;
+const COLD_TARGET = 1.1;
+
+// ---------------------------------------------------------------------------------------------------
+// (a) The fake feed: a generated graph
+
+const GRAPH_SIZE = 110;
+const GRAPH_ROOTS = 4;
+/** Sizes of the generated packages' content, cycled: a mix like a real restore's. */
+const SIZES_KB = [20, 50, 120, 300, 1200];
+const graphId = (i: number): string => `Contoso.Graph.Pkg${String(i).padStart(3, '0')}`;
+
+/**
+ * GRAPH_SIZE ids, each in versions 1.0.0, 1.1.0 and 2.0.0; 1.1.0 is the one restored (it carries the
+ * content and the dependencies: package i depends on 3i+1…3i+3 at `[1.1.0, )`), so package 0's closure
+ * is the whole graph, five levels deep, as real dependency trees are.
+ */
+function graphSpecs(): PackageSpec[] {
+  return Array.from({ length: GRAPH_SIZE }, (_, i) => {
+    const deps = [3 * i + 1, 3 * i + 2, 3 * i + 3].filter((d) => d < GRAPH_SIZE).map((d) => ({ id: graphId(d), range: '[1.1.0, )' }));
+    const kb = SIZES_KB[i % SIZES_KB.length] as number;
+    return [
+      { id: graphId(i), version: '1.0.0' },
+      {
+        id: graphId(i),
+        version: '1.1.0',
+        description: `Generated package ${i} of the restore benchmark (${kb} KB of content).`,
+        dependencies: deps.length > 0 ? [{ targetFramework: '.NETStandard2.0', deps }] : [],
+        extraFiles: { 'content/data.bin': pseudoRandomBytes(kb * 1024, i + 1) },
+      },
+      { id: graphId(i), version: '2.0.0' },
+    ];
+  }).flat();
+}
+
+const FAKE_PROJECT: ProjectSpec = {
+  packages: [
+    ...Array.from({ length: GRAPH_ROOTS }, (_, i) => ({ id: graphId(i), version: '1.1.0' })),
+    // Real signed packages from nuget.org, served by the fake when /opt/nuget/packages has them.
+    { id: 'xunit', version: '2.9.3' },
+    { id: 'Microsoft.NET.Test.Sdk', version: '18.0.1' },
+    { id: 'Newtonsoft.Json', version: '13.0.3' },
+  ],
+};
+
+// ---------------------------------------------------------------------------------------------------
+// (b) The machine's feed: an ASP.NET-style project
+
+/** Candidates for an ASP.NET Core service's references; only those the feed serves are kept. */
+const ASPNET_CANDIDATES: ReadonlyArray<{ id: string; version: string }> = [
+  { id: 'Microsoft.EntityFrameworkCore', version: '10.0.15' },
+  { id: 'Microsoft.EntityFrameworkCore.SqlServer', version: '10.0.15' },
+  { id: 'Microsoft.EntityFrameworkCore.Sqlite', version: '10.0.15' },
+  { id: 'Npgsql.EntityFrameworkCore.PostgreSQL', version: '10.0.3' },
+  { id: 'Serilog', version: '4.4.0' },
+  { id: 'Serilog.AspNetCore', version: '10.0.0' },
+  { id: 'Serilog.Sinks.Console', version: '6.1.1' },
+  { id: 'Serilog.Sinks.File', version: '7.0.0' },
+  { id: 'Serilog.Settings.Configuration', version: '10.0.1' },
+  { id: 'Serilog.Enrichers.Environment', version: '3.0.1' },
+  { id: 'Serilog.Sinks.Seq', version: '9.1.0' },
+  { id: 'Polly', version: '8.9.1' },
+  { id: 'Polly.Extensions.Http', version: '3.0.0' },
+  { id: 'Microsoft.Extensions.Http.Polly', version: '11.0.0' },
+  { id: 'Microsoft.Extensions.Http.Resilience', version: '10.11.0' },
+  { id: 'AWSSDK.S3', version: '4.1.0' },
+  { id: 'AWSSDK.SQS', version: '4.0.100.25' },
+  { id: 'AWSSDK.DynamoDBv2', version: '4.1.0' },
+  { id: 'AWSSDK.SecurityToken', version: '4.0.101.10' },
+  { id: 'AWSSDK.Extensions.NETCore.Setup', version: '4.0.102.10' },
+  { id: 'Azure.Identity', version: '1.21.0' },
+  { id: 'Azure.Storage.Blobs', version: '12.30.1' },
+  { id: 'Azure.Storage.Queues', version: '12.28.1' },
+  { id: 'Azure.Messaging.ServiceBus', version: '7.21.0' },
+  { id: 'Azure.Security.KeyVault.Secrets', version: '4.12.0' },
+  { id: 'Azure.Data.Tables', version: '12.13.0' },
+  { id: 'Microsoft.Extensions.Azure', version: '1.14.1' },
+  { id: 'Swashbuckle.AspNetCore', version: '11.0.1' },
+  { id: 'Microsoft.AspNetCore.Authentication.JwtBearer', version: '10.0.15' },
+  { id: 'Microsoft.AspNetCore.OpenApi', version: '10.0.15' },
+  { id: 'StackExchange.Redis', version: '3.4.35' },
+  { id: 'Newtonsoft.Json', version: '13.0.4' },
+  { id: 'FluentValidation.DependencyInjectionExtensions', version: '12.2.0' },
+  { id: 'AutoMapper', version: '14.0.0' },
+  { id: 'Dapper', version: '2.1.86' },
+  { id: 'OpenTelemetry.Extensions.Hosting', version: '1.20.1' },
+  { id: 'OpenTelemetry.Instrumentation.AspNetCore', version: '1.20.2' },
+  { id: 'OpenTelemetry.Instrumentation.Http', version: '1.20.2' },
+  { id: 'OpenTelemetry.Exporter.OpenTelemetryProtocol', version: '1.20.1' },
+  { id: 'Hangfire.AspNetCore', version: '1.8.25' },
+  { id: 'Refit.HttpClientFactory', version: '16.4.0' },
+  { id: 'Scrutor', version: '7.0.0' },
+  { id: 'Asp.Versioning.Mvc', version: '10.2.1' },
+  { id: 'Microsoft.FeatureManagement.AspNetCore', version: '4.7.0' },
+  { id: 'RabbitMQ.Client', version: '7.2.2' },
+  { id: 'Quartz.Extensions.Hosting', version: '4.7.3' },
+  { id: 'AspNetCore.HealthChecks.UI.Client', version: '9.0.0' },
+];
+
+/** The candidates whose version the feed's flat container lists. */
+async function servedCandidates(serviceIndexUrl: string): Promise<Array<{ id: string; version: string }>> {
+  const flat = await flatContainerOf(serviceIndexUrl, 'machine feed');
+  const kept: Array<{ id: string; version: string }> = [];
+  for (let i = 0; i < ASPNET_CANDIDATES.length; i += 8) {
+    const batch = ASPNET_CANDIDATES.slice(i, i + 8);
+    const served = await Promise.all(
+      batch.map(async (c) => {
+        const r = await get(`${flat}${c.id.toLowerCase()}/index.json`, { timeoutMs: 30_000 }).catch(() => null);
+        if (r?.status !== 200) return false;
+        const versions = (JSON.parse(r.body.toString('utf8')) as { versions?: string[] }).versions ?? [];
+        return versions.includes(c.version.toLowerCase());
+      }),
+    );
+    kept.push(...batch.filter((_, j) => served[j]));
+  }
+  return kept;
+}
+
+/** Candidate ids named by the restore errors that can be fixed by leaving a reference out. */
+function blamed(output: string, candidates: ReadonlyArray<{ id: string }>): Set<string> {
+  const out = new Set<string>();
+  for (const line of output.split('\n')) {
+    if (!/error NU1(10[1-7]|605|608)/.test(line)) continue;
+    for (const c of candidates) if (new RegExp(`\\b${c.id.replace(/\./g, '\\.')}\\b`, 'i').test(line)) out.add(c.id);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Client runs
+
+interface Restored {
+  readonly ms: number;
+  /** `lowerid/version` → the .nupkg's SHA-512 as NuGet recorded it. */
+  readonly packages: Map<string, string>;
+}
+
+async function recordedHashes(globalPackages: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (!existsSync(globalPackages)) return out;
+  for (const id of await readdir(globalPackages)) {
+    for (const version of await readdir(join(globalPackages, id)).catch(() => [] as string[])) {
+      const file = join(globalPackages, id, version, `${id}.${version}.nupkg.sha512`);
+      if (existsSync(file)) out.set(`${id}/${version}`, (await readFile(file, 'utf8')).trim());
+    }
+  }
+  return out;
+}
+
+let runNumber = 0;
+
+/** One `dotnet restore` with fresh client state in a fresh project folder; throws when it fails. */
+async function restore(work: string, project: ProjectSpec, feedUrl: string): Promise<Restored> {
+  const dir = await makeProject(join(work, `run-${++runNumber}`), project, { url: feedUrl });
+  const state = await freshClientState();
+  try {
+    const r = await dotnet(['restore', '--verbosity', 'minimal'], dir, state, RESTORE_TIMEOUT_MS);
+    if (r.code !== 0) throw new Error(`dotnet restore failed (${r.code}):\n${(r.stdout + r.stderr).slice(-3000)}`);
+    return { ms: r.durationMs, packages: await recordedHashes(state.packages) };
+  } finally {
+    await rm(dirname(state.home), { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+interface FeedResult {
+  readonly feed: string;
+  readonly packages: number;
+  readonly direct: number[];
+  readonly cold: number[];
+  readonly warm: number[];
+  readonly notes: string[];
+}
+
+/**
+ * Rounds of direct, cold, warm. Every proxy run must restore exactly what the direct run restored (same
+ * identities, same hashes); `upstreamDownloads`, when known, counts .nupkg downloads upstream saw.
+ */
+async function measure(
+  feed: string,
+  work: string,
+  project: ProjectSpec,
+  upstreamUrl: string,
+  upstreamDownloads: (() => number) | null,
+): Promise<FeedResult> {
+  const result: FeedResult = { feed, packages: 0, direct: [], cold: [], warm: [], notes: [] };
+  let reference: Map<string, string> | undefined;
+  const same = (what: string, got: Map<string, string>): void => {
+    const ref = reference as Map<string, string>;
+    const differs = [...ref].filter(([k, v]) => got.get(k) !== v).map(([k]) => k);
+    if (got.size !== ref.size || differs.length > 0) throw new Error(`${feed}, ${what}: restored ${got.size} packages, direct ${ref.size}; different: ${differs.slice(0, 5).join(', ')}`);
+  };
+  for (let round = 1; round <= ROUNDS; round++) {
+    const direct = await restore(work, project, upstreamUrl);
+    reference ??= direct.packages;
+    same('direct', direct.packages);
+    result.direct.push(direct.ms);
+
+    let proxy: ProxyProcess | undefined;
+    const cacheDir = join(work, `proxy-cache-${round}`);
+    try {
+      proxy = await spawnProxy({ env: { NUGET_PROXY_UPSTREAM: upstreamUrl, NUGET_PROXY_CACHE_DIR: cacheDir }, logFile: join(work, `proxy-${round}.log`) });
+      const feedUrl = `${proxy.url}/v3/index.json`;
+      const before = upstreamDownloads?.() ?? 0;
+      const cold = await restore(work, project, feedUrl);
+      same('proxy cold', cold.packages);
+      result.cold.push(cold.ms);
+      const afterCold = upstreamDownloads?.() ?? 0;
+      const warm = await restore(work, project, feedUrl);
+      same('proxy warm', warm.packages);
+      result.warm.push(warm.ms);
+      if (upstreamDownloads) {
+        const again = upstreamDownloads() - afterCold;
+        if (again > 0) result.notes.push(`round ${round}: the warm restore made the proxy download ${again} packages again`);
+        if (round === 1) result.notes.push(`cold restore: the proxy downloaded ${afterCold - before} .nupkg from upstream for ${cold.packages.size} packages`);
+      }
+    } finally {
+      await proxy?.stop();
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+    progress(`${feed}, round ${round}: direct ${seconds(direct.ms)} s, proxy cold ${seconds(result.cold.at(-1) ?? NaN)} s, warm ${seconds(result.warm.at(-1) ?? NaN)} s`);
+  }
+  return { ...result, packages: reference?.size ?? 0 };
+}
+
+async function fakeFeed(work: string): Promise<FeedResult> {
+  progress(`writing ${GRAPH_SIZE} generated packages (3 versions each)`);
+  const generated = await writePackages(join(work, 'packages'), graphSpecs());
+  const real = await realPackagePaths();
+  let upstream: FakeUpstream | undefined;
+  try {
+    upstream = await startFakeUpstream({ packages: [...real, ...generated] });
+    const fake = upstream;
+    const project = real.length > 0 ? FAKE_PROJECT : { packages: FAKE_PROJECT.packages.filter((p) => p.id.startsWith('Contoso.')) };
+    const r = await measure('fake upstream (generated graph + real packages)', work, project, upstream.serviceIndexUrl, () => fake.count(/\.nupkg$/));
+    return { ...r, notes: [`${project.packages.length} references (${GRAPH_ROOTS} generated roots${real.length > 0 ? ', xunit, Microsoft.NET.Test.Sdk, Newtonsoft.Json' : ''})`, ...r.notes] };
+  } finally {
+    await upstream?.stop();
+  }
+}
+
+async function machineFeedRun(work: string): Promise<FeedResult | string> {
+  const feed = machineNuGetFeed();
+  if (!feed) return "machine feed: `dotnet nuget list source` names no enabled V3 source; skipped";
+  // Its address stays out of everything printed, error messages (restore output, proxy logs) included.
+  const hide = (text: string): string => text.split(new URL(feed.url).origin).join('<machine feed>');
+  try {
+    const r = await machineFeedRestores(work, feed);
+    return typeof r === 'string' ? hide(r) : { ...r, notes: r.notes.map(hide) };
+  } catch (err) {
+    throw new Error(hide(err instanceof Error ? err.message : String(err)));
+  }
+}
+
+async function machineFeedRestores(work: string, feed: MachineFeed): Promise<FeedResult | string> {
+  const label = `machine's NuGet source '${feed.name}'`;
+  const probe = await get(feed.url, { timeoutMs: 15_000 }).catch((err: unknown) => err as Error);
+  if (probe instanceof Error || probe.status !== 200) return `${label}: does not answer (${probe instanceof Error ? probe.message : probe.status}); skipped`;
+
+  let candidates = await servedCandidates(feed.url);
+  progress(`${label}: serves ${candidates.length} of ${ASPNET_CANDIDATES.length} candidate references; probing a restore`);
+  // One unmeasured restore finds references that cannot restore together, and warms the feed's own caches.
+  let probed: Restored | undefined;
+  for (let attempt = 0; attempt < 5 && !probed; attempt++) {
+    try {
+      probed = await restore(work, { sdk: 'Microsoft.NET.Sdk.Web', packages: candidates }, feed.url);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const drop = blamed(message, candidates);
+      if (drop.size === 0) throw new Error(`${label}: the probe restore failed: ${message}`);
+      progress(`${label}: leaving out ${[...drop].join(', ')}`);
+      candidates = candidates.filter((c) => !drop.has(c.id));
+    }
+  }
+  if (!probed) throw new Error(`${label}: no restorable set of references found`);
+  const r = await measure(label, work, { sdk: 'Microsoft.NET.Sdk.Web', packages: candidates }, feed.url, null);
+  return { ...r, notes: [`ASP.NET-style project (Microsoft.NET.Sdk.Web), ${candidates.length} references: ${candidates.map((c) => c.id).join(', ')}`, ...r.notes] };
+}
+
+export async function run(): Promise<string> {
+  requireTools([DOTNET]);
+  const work = await mkdtemp(join(tmpdir(), 'nuget-proxy-bench-restore-'));
+  const machine = machineLine();
+  const results: FeedResult[] = [];
+  const skipped: string[] = [];
+  try {
+    if (FEEDS.includes('fake')) results.push(await fakeFeed(work));
+    if (FEEDS.includes('machine')) {
+      const r = await machineFeedRun(work);
+      if (typeof r === 'string') skipped.push(r);
+      else results.push(r);
+    }
+  } finally {
+    if (process.env['BENCH_KEEP_TMP']) console.error(`restore: kept ${work}`);
+    else await rm(work, { recursive: true, force: true });
+  }
+  const rows = results.map((r) => {
+    const [d, c, w] = [median(r.direct), median(r.cold), median(r.warm)];
+    return [r.feed, r.packages, seconds(d), seconds(c), seconds(w), ratio(c / d), ratio(w / d), `≤ ${COLD_TARGET} (${c / d <= COLD_TARGET ? 'met' : 'not met'})`];
+  });
+  const details = results.flatMap((r) => r.direct.map((d, i) => [r.feed, i + 1, seconds(d), seconds(r.cold[i] ?? NaN), seconds(r.warm[i] ?? NaN)]));
+  return [
+    `restore: dotnet ${dotnetVersion()} restore, nuget-proxy ${commitOf()} (compiled build, defaults, http on 127.0.0.1); fresh HOME, NUGET_PACKAGES and project per run; ` +
+      `${ROUNDS} rounds of direct, proxy cold (new proxy, empty cache), proxy warm (same proxy); medians, seconds`,
+    `machine: ${machine}`,
+    '',
+    table(['feed', 'packages restored', 'direct s', 'proxy cold s', 'proxy warm s', 'cold / direct', 'warm / direct', 'cold target'], rows),
+    '',
+    table(['feed', 'round', 'direct s', 'proxy cold s', 'proxy warm s'], details),
+    '',
+    ...results.flatMap((r) => r.notes.map((n) => `${r.feed}: ${n}`)),
+    ...skipped,
+  ].join('\n');
+}
+
+function dotnetVersion(): string {
+  return spawnSync('dotnet', ['--version'], { encoding: 'utf8', timeout: 60_000 }).stdout?.trim() || '?';
+}
