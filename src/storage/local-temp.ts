@@ -1,6 +1,7 @@
 // The local temp area under --cache-dir (tmp/): spooled downloads, a disk store's uncommitted writes and
 // import staging. Every temp file the proxy writes is here, so start-up can remove what a crash left —
-// except an import's staging directory young enough to belong to an import running right now.
+// but only what nobody has written to for a while: replicas sharing one cache directory share this area,
+// and a replica starting must not delete the spool file of a fill another replica is running right now.
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
@@ -8,6 +9,11 @@ import { join } from 'node:path';
 import { IMPORT_STAGING_PREFIX, localTempDir } from './layout.ts';
 
 const LIVE_IMPORT_MS = 3600_000;
+/**
+ * A fill writes its spool file continuously and fails after --upstream-idle-timeout-ms without a byte, so
+ * a file untouched for this long belongs to no live fill.
+ */
+const ABANDONED_MS = 15 * 60_000;
 
 export class LocalTemp {
   readonly dir: string;
@@ -23,10 +29,8 @@ export class LocalTemp {
     let removed = 0;
     for (const name of await readdir(this.dir)) {
       const path = join(this.dir, name);
-      if (name.startsWith(IMPORT_STAGING_PREFIX)) {
-        const s = await stat(path).catch(() => null);
-        if (s && now - s.mtimeMs < LIVE_IMPORT_MS) continue;
-      }
+      const s = await stat(path).catch(() => null);
+      if (s && now - s.mtimeMs < (name.startsWith(IMPORT_STAGING_PREFIX) ? LIVE_IMPORT_MS : ABANDONED_MS)) continue;
       await rm(path, { recursive: true, force: true });
       removed++;
     }
