@@ -4,8 +4,10 @@
 
 import { CircuitBreaker } from './breaker.ts';
 import type { Config } from './config.ts';
+import { createFillCoordinator } from './coordination/fill-coordinator.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import { RedisConnection } from './redis.ts';
 import { RewritePool } from './rewrite-pool.ts';
 import { DocumentCache } from './resources/documents.ts';
 import { FlatContainerResource } from './resources/flat-container.ts';
@@ -29,6 +31,8 @@ export interface Proxy {
   readonly blobs: BlobStore;
   readonly temp: LocalTemp;
   readonly store: MetadataStore;
+  /** Shared by the metadata store and the fill leases; null without --redis-url. */
+  readonly redis: RedisConnection | null;
   readonly breaker: CircuitBreaker;
   readonly upstream: UpstreamClient | null;
   readonly docs: DocumentCache;
@@ -46,13 +50,18 @@ export interface Proxy {
 }
 
 const BREAKER_STATE_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
+const REDIS_START_WAIT_MS = 1500;
 
 export async function createProxy(config: Config, log: Logger, metrics: Metrics): Promise<Proxy> {
   const temp = new LocalTemp(config.cacheDir);
   await temp.init();
   const blobs = await createBlobStore(config);
   const memoryBytes = config.memoryCacheMb * 1024 * 1024;
-  const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redisUrl: config.redisUrl, metrics, log });
+  const redis = config.redisUrl ? new RedisConnection({ url: config.redisUrl, cluster: config.redisCluster, metrics, log }) : null;
+  // A healthy Redis is used from the first request; an unreachable one does not hold up start-up.
+  if (redis && !(await redis.ready(REDIS_START_WAIT_MS))) log.warn('redis not reachable at start; running on local metadata and fill coordination until it is');
+  const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redis, metrics, log });
+  const fillCoordinator = createFillCoordinator({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, metrics, log });
   const breaker = new CircuitBreaker({
     failureThreshold: config.breakerFailures,
     backoffMs: config.breakerBackoffMs,
@@ -78,7 +87,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   });
   vulnerability = new VulnerabilityResource({ config, docs, index: serviceIndex });
   signatures = new SignaturesResource({ config, docs, index: serviceIndex });
-  const flat = new FlatContainerResource({ config, docs, index: serviceIndex, blobs, temp, local, upstream, metrics, log });
+  const flat = new FlatContainerResource({ config, docs, index: serviceIndex, blobs, temp, local, upstream, fillCoordinator, metrics, log });
   const registration = new RegistrationResource({ config, docs, index: serviceIndex, local, rewriter });
   const search = new SearchResource({ config, docs, index: serviceIndex, local, rewriter });
 
@@ -105,6 +114,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     blobs,
     temp,
     store,
+    redis,
     breaker,
     upstream,
     docs,
@@ -121,6 +131,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
       upstream?.close();
       await rewriter.close();
       await store.close();
+      await redis?.close();
       await blobs.close();
     },
   };
