@@ -31,8 +31,6 @@ export interface Proxy {
   readonly blobs: BlobStore;
   readonly temp: LocalTemp;
   readonly store: MetadataStore;
-  /** Shared by the metadata store and the fill leases; null without --redis-url. */
-  readonly redis: RedisConnection | null;
   readonly breaker: CircuitBreaker;
   readonly upstream: UpstreamClient | null;
   readonly docs: DocumentCache;
@@ -57,6 +55,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   await temp.init();
   const blobs = await createBlobStore(config);
   const memoryBytes = config.memoryCacheMb * 1024 * 1024;
+  // One Redis connection (server or cluster) for the metadata store and the fill leases.
   const redis = config.redisUrl ? new RedisConnection({ url: config.redisUrl, cluster: config.redisCluster, metrics, log }) : null;
   // A healthy Redis is used from the first request; an unreachable one does not hold up start-up.
   if (redis && !(await redis.ready(REDIS_START_WAIT_MS))) log.warn('redis not reachable at start; running on local metadata and fill coordination until it is');
@@ -114,7 +113,6 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     blobs,
     temp,
     store,
-    redis,
     breaker,
     upstream,
     docs,
