@@ -5,8 +5,10 @@
 import { createActivity, type Activity } from './activity.ts';
 import { CircuitBreaker } from './breaker.ts';
 import type { Config } from './config.ts';
+import { createFillCoordinator } from './coordination/fill-coordinator.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import { RedisConnection } from './redis.ts';
 import { RewritePool } from './rewrite-pool.ts';
 import { DocumentCache } from './resources/documents.ts';
 import { FlatContainerResource } from './resources/flat-container.ts';
@@ -59,15 +61,21 @@ export interface Proxy {
 const ACCESS_FLUSH_MS = 15_000;
 
 const BREAKER_STATE_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
+const REDIS_START_WAIT_MS = 1500;
 
 export async function createProxy(config: Config, log: Logger, metrics: Metrics): Promise<Proxy> {
   const temp = new LocalTemp(config.cacheDir);
   await temp.init();
   const blobs = await createBlobStore(config, log);
   const memoryBytes = config.memoryCacheMb * 1024 * 1024;
-  const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redisUrl: config.redisUrl, metrics, log });
+  // One Redis connection (server or cluster) for the metadata store and the fill leases.
+  const redis = config.redisUrl ? new RedisConnection({ url: config.redisUrl, cluster: config.redisCluster, metrics, log }) : null;
+  // A healthy Redis is used from the first request; an unreachable one does not hold up start-up.
+  if (redis && !(await redis.ready(REDIS_START_WAIT_MS))) log.warn('redis not reachable at start; running on local metadata and fill coordination until it is');
+  const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redis, metrics, log });
+  const fillCoordinator = createFillCoordinator({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, metrics, log });
   // Without Redis there is nothing to report: an absent series, not a 0 that would read as "Redis down".
-  if (!config.redisUrl) metrics.registry.removeSingleMetric('nuget_proxy_redis_up');
+  if (!redis) metrics.registry.removeSingleMetric('nuget_proxy_redis_up');
   const breaker = new CircuitBreaker({
     failureThreshold: config.breakerFailures,
     backoffMs: config.breakerBackoffMs,
@@ -117,7 +125,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     },
   };
   const flat = new FlatContainerResource({
-    config, docs, index: serviceIndex, blobs, temp, local, upstream, metrics, log, access: touch, retention, fillFailures: activity.failures,
+    config, docs, index: serviceIndex, blobs, temp, local, upstream, fillCoordinator, metrics, log, access: touch, retention, fillFailures: activity.failures,
   });
   const web = new WebPageResource({
     config, catalog, local, blobs, store, retention, activity, log, facts: singleUpstreamFacts(config, breaker),
@@ -170,6 +178,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
       upstream?.close();
       await rewriter.close();
       await store.close();
+      await redis?.close();
       await blobs.close();
     },
   };
