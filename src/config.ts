@@ -109,6 +109,8 @@ export interface Config {
   readonly s3Region: string;
   readonly s3ForcePathStyle: boolean;
   readonly redisUrl: string | null;
+  readonly redisCluster: boolean;
+  readonly fillLeaseSeconds: number;
   readonly offline: boolean;
   readonly logLevel: string;
   readonly logFormat: 'json' | 'pretty';
@@ -222,7 +224,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 's3ForcePathStyle', flag: 's3-force-path-style', kind: 'bool', default: false, group: 'Object storage', commands: ALL,
     description: 'Address buckets as ENDPOINT/BUCKET instead of BUCKET.ENDPOINT (most self-hosted servers need this).' },
   { key: 'redisUrl', flag: 'redis-url', kind: 'url', default: null, group: 'Cache', commands: ALL,
-    description: 'Share metadata between replicas through Redis (redis:// or rediss://). Without it metadata lives in memory and in --cache-dir.' },
+    description: 'Share metadata between replicas and coordinate their fills through Redis (redis:// or rediss://). Without it metadata lives in memory and in --cache-dir, and fills are coordinated by lock files in --cache-dir.' },
+  { key: 'redisCluster', flag: 'redis-cluster', kind: 'bool', default: false, group: 'Cache', commands: ALL,
+    description: 'Redis is a Redis Cluster: --redis-url names any one node (a seed); the others are discovered from it.' },
+  { key: 'fillLeaseSeconds', flag: 'fill-lease-seconds', kind: 'int', default: 30, min: 1, max: 3600, group: 'Cache', commands: NET,
+    description: 'Lease a package fill holds (renewed every third of it) so other replicas wait instead of downloading too; a crashed filler blocks the package for at most this long.' },
   { key: 'memoryCacheMb', flag: 'memory-cache-mb', kind: 'int', default: 64, min: 1, group: 'Cache', commands: ALL,
     description: 'Memory for hot metadata documents and rendered responses.' },
   { key: 'maxPackageMb', flag: 'max-package-mb', kind: 'int', default: 1024, min: 1, group: 'Cache', commands: NET,
@@ -601,6 +607,7 @@ export function parseConfig(
   if (config.upstreamToken !== null && config.upstreamUsername !== null)
     problems.push('use either --upstream-token or --upstream-username/--upstream-password, not both');
   if (config.breakerMaxBackoffMs < config.breakerBackoffMs) problems.push('--breaker-max-backoff-ms must be >= --breaker-backoff-ms');
+  if (config.redisCluster && config.redisUrl === null) problems.push('--redis-cluster needs --redis-url (any one node of the cluster)');
   if (command === 'export' && config.output === null) problems.push('export needs --output <bundle file>');
   if (!isAbsolute(config.cacheDir)) problems.push('--cache-dir could not be resolved');
   if (config.blobStore === null) {

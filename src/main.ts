@@ -92,7 +92,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
   proxy.access.start();
-  if (proxy.retention.enabled) proxy.retention.start(config.retentionIntervalSeconds * 1000);
+  proxy.retention.start(config.retentionIntervalSeconds * 1000);
   log.info({ url, serviceIndex: `${config.publicUrl?.replace(/\/+$/, '') ?? url}/v3/index.json`, config: redactConfig(config) }, 'nuget-proxy listening');
 
   let stopping: Promise<void> | null = null;

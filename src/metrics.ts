@@ -20,6 +20,16 @@ export type Resource =
 
 export type CacheResult = 'hit' | 'miss' | 'stale' | 'negative' | 'coalesced' | 'local';
 
+/** Which coordinator decided a fill: a Redis lease, or a lock file in the cache directory. */
+export type LeaseBackendName = 'redis' | 'file';
+/**
+ * acquired: this process took the lease and fills; waited: another holder was filling, so this process
+ * waited for the object; stolen_stale: took over a lease whose holder stopped renewing it (crashed);
+ * lost: a holder found its lease gone while still filling; degraded: the backend failed, so the fill was
+ * coordinated by the local fallback instead.
+ */
+export type LeaseOutcome = 'acquired' | 'waited' | 'stolen_stale' | 'lost' | 'degraded';
+
 export type UpstreamOutcome =
   | 'ok'
   | 'not_modified'
@@ -56,6 +66,9 @@ export interface Metrics {
   readonly evictedBytes: Counter;
   readonly retentionSweeps: Counter<'result'>;
   readonly retentionSweepDuration: Histogram;
+  readonly fillLeases: Counter<'backend' | 'outcome'>;
+  readonly fillLeaseWaits: Gauge<'backend'>;
+  readonly fillLeaseWaitDuration: Histogram<'backend'>;
   readonly rewriteDuration: Histogram<'mode'>;
 }
 
@@ -176,7 +189,26 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     redisUp: new Gauge({
       name: 'nuget_proxy_redis_up',
-      help: '1 when the shared Redis metadata store answers, 0 when the proxy runs degraded on its local store.',
+      help: '1 when Redis answers, 0 when the proxy runs degraded on its local metadata store and local fill coordination.',
+      registers,
+    }),
+    fillLeases: new Counter({
+      name: 'nuget_proxy_fill_leases_total',
+      help: 'Fill coordination between processes and replicas, by backend (redis, file) and outcome (acquired, waited, stolen_stale, lost, degraded).',
+      labelNames: ['backend', 'outcome'],
+      registers,
+    }),
+    fillLeaseWaits: new Gauge({
+      name: 'nuget_proxy_fill_lease_waits',
+      help: 'Fills this process is waiting on right now because another process or replica holds the lease.',
+      labelNames: ['backend'],
+      registers,
+    }),
+    fillLeaseWaitDuration: new Histogram({
+      name: 'nuget_proxy_fill_lease_wait_seconds',
+      help: 'Time spent waiting for another process or replica to fill an object (until it appeared or the lease was taken over).',
+      labelNames: ['backend'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers,
     }),
     storageUsedBytes: new Gauge({

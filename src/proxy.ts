@@ -6,10 +6,12 @@
 import { createActivity, type Activity } from './activity.ts';
 import { CircuitBreaker } from './breaker.ts';
 import type { Config } from './config.ts';
+import { createExclusiveRunner, createFillCoordinator } from './coordination/fill-coordinator.ts';
 import { FolderUpstream } from './folder-upstream.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { Policy } from './policy/rules.ts';
+import { RedisConnection } from './redis.ts';
 import { RewritePool } from './rewrite-pool.ts';
 import { DocumentCache } from './resources/documents.ts';
 import { Feeds, type Feed } from './resources/feeds.ts';
@@ -74,15 +76,23 @@ export interface Proxy {
 const ACCESS_FLUSH_MS = 15_000;
 
 const BREAKER_STATE_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
+const REDIS_START_WAIT_MS = 1500;
+const RETENTION_SWEEP_LEASE = 'retention-sweep';
 
 export async function createProxy(config: Config, log: Logger, metrics: Metrics): Promise<Proxy> {
   const temp = new LocalTemp(config.cacheDir);
   await temp.init();
   const blobs = await createBlobStore(config, log);
   const memoryBytes = config.memoryCacheMb * 1024 * 1024;
-  const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redisUrl: config.redisUrl, metrics, log });
+  // One Redis connection (server or cluster) for the metadata store and the fill leases.
+  const redis = config.redisUrl ? new RedisConnection({ url: config.redisUrl, cluster: config.redisCluster, metrics, log }) : null;
+  // A healthy Redis is used from the first request; an unreachable one does not hold up start-up.
+  if (redis && !(await redis.ready(REDIS_START_WAIT_MS))) log.warn('redis not reachable at start; running on local metadata and fill coordination until it is');
+  const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redis, metrics, log });
+  const fillCoordinator = createFillCoordinator({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, metrics, log });
+  const exclusive = createExclusiveRunner({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, log });
   // Without Redis there is nothing to report: an absent series, not a 0 that would read as "Redis down".
-  if (!config.redisUrl) metrics.registry.removeSingleMetric('nuget_proxy_redis_up');
+  if (!redis) metrics.registry.removeSingleMetric('nuget_proxy_redis_up');
   const feedList: Feed[] = config.upstreams.map((spec) => {
     const breaker = new CircuitBreaker({
       failureThreshold: config.breakerFailures,
@@ -136,6 +146,8 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
       graceMs: config.evictionGraceSeconds * 1000,
     },
     onEvicted: (lowerId, lowerVersion) => local.noteRemoved(lowerId, lowerVersion),
+    // One sweeper at a time across processes and replicas sharing the store; the others skip their turn.
+    exclusive: (run) => exclusive(RETENTION_SWEEP_LEASE, run),
   });
   const activity = createActivity();
   // The web page's catalog follows fills, evictions and generation changes through LocalPackages, and
@@ -149,7 +161,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     },
   };
   const flat = new FlatContainerResource({
-    config, feeds, blobs, temp, local, policy, metrics, log, access: touch, retention, fillFailures: activity.failures,
+    config, feeds, blobs, temp, local, policy, fillCoordinator, metrics, log, access: touch, retention, fillFailures: activity.failures,
   });
   const web = new WebPageResource({
     config, catalog, local, blobs, store, retention, activity, log, facts: feedFacts({ offline: config.offline, feeds, local, policy }),
@@ -205,6 +217,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
       feeds.close();
       await rewriter.close();
       await store.close();
+      await redis?.close();
       await blobs.close();
     },
   };

@@ -1,13 +1,15 @@
 // PackageBaseAddress (flat container): version lists (metadata, TTL) and package files (immutable, kept
-// until retention evicts them). A missing file is filled once (single-flight) into a local spool file,
-// verified, committed to the blob store and only then served; a client hanging up does not cancel the
-// fill. Protocol digest §5.
+// until retention evicts them). A missing file is filled once — single-flight in this process, and one
+// fill across processes and replicas through the fill coordinator — into a local spool file, verified,
+// committed to the blob store and only then served; a client hanging up does not cancel the fill.
+// Protocol digest §5.
 
 import { createReadStream } from 'node:fs';
 import type { FillFailures } from '../activity.ts';
 import { LruCache } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
 import type { Config } from '../config.ts';
+import type { FillCoordinator, FillResult } from '../coordination/fill-coordinator.ts';
 import { NotFound, ProxyError, UpstreamInvalid, UpstreamUnavailable, errorMessage } from '../errors.ts';
 import type { Reply } from '../http.ts';
 import type { Logger } from '../logger.ts';
@@ -39,6 +41,7 @@ export interface FlatContainerDeps {
   readonly local: LocalPackages;
   /** null: no policy configured. */
   readonly policy: PolicyGate | null;
+  readonly fillCoordinator: FillCoordinator;
   readonly metrics: Metrics;
   readonly log: Logger;
   /** Records what was served, for retention (batched). */
@@ -81,7 +84,7 @@ const CONTENT_TYPES: Record<FlatFile, string> = {
 };
 
 export class FlatContainerResource {
-  private readonly fills = new SingleFlight<void>();
+  private readonly fills = new SingleFlight<FillResult>();
   /** ETags of cached packages (their SHA-512), so a cache hit costs one stat, not a second file read. */
   private readonly etags = new LruCache<string>(4 * 1024 * 1024, (e) => e.length + 96);
 
@@ -344,15 +347,21 @@ export class FlatContainerResource {
     };
   }
 
-  /** Makes the file exist on disk, or throws. Returns how it got there. */
+  /** Makes the file exist in the blob store, or throws. Returns how it got there. */
   private async ensure(req: FlatFileRequest): Promise<CacheResult> {
     const { lowerId, lowerVersion, file } = req;
-    const resource = RESOURCE_OF[file];
-    const key = `${file}:${lowerId}/${lowerVersion}`;
-    const { promise, shared } = this.fills.run(key, () => this.fill(req));
-    await promise;
-    const result: CacheResult = shared ? 'coalesced' : 'miss';
-    this.deps.metrics.cacheLookups.inc({ resource, result });
+    const key = packageKey(lowerId, lowerVersion, file);
+    const job = {
+      fill: () => this.fill(req),
+      // Done only when the file is there AND may be served for the id now (source marker, several upstreams).
+      done: async () => (await this.deps.blobs.stat(key)) !== null && (await this.servable(lowerId, lowerVersion)),
+    };
+    const { promise, shared } = this.fills.run(key, () => this.deps.fillCoordinator.run(key, job));
+    const outcome = await promise;
+    // Only the request that made this process fill counts as the miss; the rest waited for a fill here or
+    // in another replica.
+    const result: CacheResult = shared || outcome === 'found' ? 'coalesced' : 'miss';
+    this.deps.metrics.cacheLookups.inc({ resource: RESOURCE_OF[file], result });
     return result;
   }
 

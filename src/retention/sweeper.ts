@@ -92,7 +92,7 @@ export class Sweeper {
     return this.last;
   }
 
-  /** Periodic sweeps (the first soon after start), when a policy is set. */
+  /** Periodic sweeps (the first soon after start); without a policy they only fold access records. */
   start(intervalMs: number): void {
     if (this.timer) return;
     const tick = () => void this.sweep().catch(() => undefined);
@@ -113,11 +113,11 @@ export class Sweeper {
     }
   }
 
-  /** One sweep (concurrent callers share it). null when another process holds the sweep lease. */
+  /** One sweep (concurrent callers share it). null without a policy (access records folded only) or when another process holds the sweep lease. */
   sweep(): Promise<SweepResult | null> {
     this.running ??= (async () => {
       try {
-        const run = () => this.sweepOnce();
+        const run = () => (this.enabled ? this.sweepOnce() : this.foldOnly());
         return this.deps.exclusive ? await this.deps.exclusive(run) : await run();
       } catch (err) {
         this.deps.metrics.retentionSweeps.inc({ result: 'error' });
@@ -175,6 +175,15 @@ export class Sweeper {
     const ordered = [...v.keys.filter((k) => k === nupkg), ...v.keys.filter((k) => k !== nupkg)];
     for (const key of ordered) await this.deps.blobs.delete(key);
     this.deps.onEvicted?.(v.lowerId, v.lowerVersion);
+  }
+
+  /** Without a policy nothing is evicted, but access records are still folded (they would pile up). */
+  private async foldOnly(): Promise<null> {
+    const { index, folded } = await this.foldAccess();
+    if (folded.length === 0) return null;
+    await writeBlob(this.deps.blobs, ACCESS_INDEX_KEY, serializeAccessMap(index), { durable: false });
+    for (const key of folded) await this.deps.blobs.delete(key);
+    return null;
   }
 
   private async sweepOnce(): Promise<SweepResult> {

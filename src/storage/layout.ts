@@ -120,3 +120,13 @@ export function localTempDir(cacheDir: string): string {
 export function localLocksDir(cacheDir: string): string {
   return join(cacheDir, LOCAL_LOCKS_DIR);
 }
+
+/**
+ * The lock file that coordinates the fill of blob `key` between processes sharing this cache directory,
+ * and the guard file a process holds while it breaks a stale lock (fill-coordinator.ts). Named by a hash:
+ * keys are long and nested, lock files live flat in one directory.
+ */
+export function fillLockPaths(cacheDir: string, key: string): { readonly lock: string; readonly breakGuard: string } {
+  const lock = join(localLocksDir(cacheDir), `fill-${createHash('sha256').update(key).digest('hex').slice(0, 40)}.lock`);
+  return { lock, breakGuard: `${lock}.break` };
+}

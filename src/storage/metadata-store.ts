@@ -1,11 +1,13 @@
 // Metadata documents in tiers: an in-process LRU of entries, the persistent tier in the blob store
-// (metadata/ objects: survives restarts, serves offline, on disk or object storage), and — when configured — a shared keyv Redis store for
-// replicas. Redis trouble never fails a request: the store degrades to local and reports it.
+// (metadata/ objects: survives restarts, serves offline, on disk or object storage), and — when configured —
+// a shared keyv store in Redis (a server or a cluster) for replicas. Redis trouble never fails a request:
+// the store degrades to local (the connection in src/redis.ts tracks and reports Redis health).
 
 import Keyv, { type DeserializedData } from 'keyv';
 import KeyvRedis from '@keyv/redis';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { RedisConnection } from '../redis.ts';
 import { LruCache } from '../cache/lru.ts';
 import type { BlobStore } from './blob-store.ts';
 import { BlobKeyvStore } from './blob-keyv-store.ts';
@@ -27,15 +29,12 @@ export type SharedState = 'none' | 'up' | 'down';
 export interface MetadataStoreOptions {
   readonly blobs: BlobStore;
   readonly memoryBytes: number;
-  readonly redisUrl: string | null;
+  /** The shared tier; its owner (proxy.ts) closes it. */
+  readonly redis: RedisConnection | null;
   readonly metrics: Metrics;
   readonly log: Logger;
   /** How long Redis keeps persistent entries (they are also kept in the blob store's metadata/). */
   readonly sharedRetentionMs?: number;
-  /** Upper bound for one Redis operation before the store treats Redis as down. */
-  readonly sharedTimeoutMs?: number;
-  /** After a Redis failure, how long to run on local only before trying Redis again. */
-  readonly sharedRetryMs?: number;
 }
 
 export interface SetOptions {
@@ -44,8 +43,6 @@ export interface SetOptions {
   /** Redis expiry for this entry. */
   readonly sharedTtlMs?: number;
 }
-
-class Timeout extends Error {}
 
 /**
  * keyv serialization for entries: one JSON header line, then the body verbatim. Documents are megabytes of
@@ -74,17 +71,6 @@ export function deserializeEntry<Value>(text: string): DeserializedData<Value> |
 
 const SERIALIZATION = { serialize: serializeEntry, deserialize: deserializeEntry };
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Timeout(`timed out after ${ms} ms`)), ms);
-      timer.unref();
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 function newer(a: MetaEntry | undefined, b: MetaEntry | undefined): MetaEntry | undefined {
   if (!a) return b;
   if (!b) return a;
@@ -96,9 +82,6 @@ export class MetadataStore {
   private readonly disk: Keyv<MetaEntry>;
   readonly diskStore: BlobKeyvStore;
   private readonly shared: Keyv<MetaEntry> | null;
-  private readonly redis: KeyvRedis<MetaEntry> | null;
-  private sharedDownUntil = 0;
-  private sharedState: SharedState;
   private readonly pendingWrites = new Set<Promise<unknown>>();
 
   constructor(private readonly options: MetadataStoreOptions) {
@@ -106,62 +89,31 @@ export class MetadataStore {
     this.diskStore = new BlobKeyvStore(options.blobs);
     this.disk = new Keyv<MetaEntry>({ store: this.diskStore, namespace: '', ...SERIALIZATION });
     this.disk.on('error', (err: unknown) => options.log.warn({ err }, 'metadata disk store error'));
-    if (options.redisUrl) {
-      this.redis = new KeyvRedis<MetaEntry>(
-        {
-          url: options.redisUrl,
-          // Fail commands at once while disconnected instead of queueing them behind a dead server.
-          disableOfflineQueue: true,
-          socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(200 * (retries + 1), 2000) },
-        },
-        { namespace: 'nuget-proxy', throwOnErrors: true, throwOnConnectError: false },
-      );
-      this.redis.on('error', () => {
-        // Connection errors are reported through failed operations (markSharedDown); keep them off stderr.
+    if (options.redis) {
+      const redis = new KeyvRedis<MetaEntry>(options.redis.client, { namespace: 'nuget-proxy', throwOnErrors: true, throwOnConnectError: false });
+      redis.on('error', () => {
+        // Reported through failed operations (RedisConnection marks Redis down); keep them off stderr.
       });
-      this.shared = new Keyv<MetaEntry>({ store: this.redis, namespace: 'nuget-proxy', throwOnErrors: true, ...SERIALIZATION });
+      this.shared = new Keyv<MetaEntry>({ store: redis, namespace: 'nuget-proxy', throwOnErrors: true, ...SERIALIZATION });
       this.shared.on('error', () => {});
-      this.sharedState = 'up';
-      options.metrics.redisUp.set(1);
     } else {
-      this.redis = null;
       this.shared = null;
-      this.sharedState = 'none';
     }
   }
 
   /** Shared-store health as readiness reports it. */
   get sharedStatus(): SharedState {
-    return this.sharedState;
-  }
-
-  private sharedUsable(): boolean {
-    return this.shared !== null && Date.now() >= this.sharedDownUntil;
-  }
-
-  private markShared(ok: boolean, err?: unknown): void {
-    if (!this.shared) return;
-    if (ok) {
-      if (this.sharedState !== 'up') this.options.log.info('redis metadata store is back');
-      this.sharedState = 'up';
-      this.options.metrics.redisUp.set(1);
-      return;
-    }
-    this.options.metrics.metadataStoreErrors.inc({ store: 'redis' });
-    if (this.sharedState !== 'down') this.options.log.warn({ err: String(err) }, 'redis metadata store unavailable; continuing on the local store');
-    this.sharedState = 'down';
-    this.options.metrics.redisUp.set(0);
-    this.sharedDownUntil = Date.now() + (this.options.sharedRetryMs ?? 5000);
+    return this.options.redis?.status ?? 'none';
   }
 
   private async sharedOp<T>(op: (s: Keyv<MetaEntry>) => Promise<T>): Promise<T | undefined> {
-    if (!this.shared || !this.sharedUsable()) return undefined;
+    const { redis } = this.options;
+    if (!this.shared || !redis?.usable()) return undefined;
+    const shared = this.shared;
     try {
-      const r = await withTimeout(op(this.shared), this.options.sharedTimeoutMs ?? 500);
-      this.markShared(true);
-      return r;
-    } catch (err) {
-      this.markShared(false, err);
+      return await redis.run(() => op(shared));
+    } catch {
+      this.options.metrics.metadataStoreErrors.inc({ store: 'redis' });
       return undefined;
     }
   }
@@ -221,14 +173,13 @@ export class MetadataStore {
 
   /** Checks Redis with a PING-like round trip (readiness). */
   async checkShared(): Promise<SharedState> {
-    if (!this.shared) return 'none';
-    if (!this.sharedUsable()) return 'down';
+    if (!this.shared || !this.options.redis) return 'none';
+    if (!this.options.redis.usable()) return 'down';
     await this.sharedOp((s) => s.get('nuget-proxy:readiness-probe'));
-    return this.sharedState;
+    return this.options.redis.status;
   }
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.pendingWrites]);
-    if (this.redis) await this.redis.disconnect().catch(() => undefined);
   }
 }

@@ -63,6 +63,8 @@ export type FaultRule = FaultBase &
     | { readonly kind: 'truncate'; readonly bytes?: number }
     /** Never answer; the socket stays open until the client gives up or the fake stops. */
     | { readonly kind: 'hang' }
+    /** Send the real response, its body at this rate (a slow drip, so a fill lasts long enough to interrupt). */
+    | { readonly kind: 'throttle'; readonly bytesPerSecond: number }
   );
 
 export type FaultKind = FaultRule['kind'];
@@ -337,7 +339,7 @@ class FakeUpstreamServer implements FakeUpstream {
       const searchPath = server === 'main' ? url.pathname.slice('/search'.length) : url.pathname;
       response = searchHere ? routeSearch(this.ctx, searchPath, url.searchParams) : routeMain(this.ctx, url.pathname);
     }
-    this.send(server, req, res, pathAndQuery, response, fault?.kind === 'truncate' ? fault : null);
+    this.send(server, req, res, pathAndQuery, response, fault?.kind === 'truncate' ? fault : null, fault?.kind === 'throttle' ? fault : null);
   }
 
   /** ETag/Last-Modified for a 200 body; Last-Modified moves forward (by ≥ 1 s) whenever the body changes. */
@@ -357,6 +359,7 @@ class FakeUpstreamServer implements FakeUpstream {
     pathAndQuery: string,
     r: FeedResponse,
     truncate: { readonly bytes?: number } | null,
+    throttle: { readonly bytesPerSecond: number } | null = null,
   ): void {
     const headers: Record<string, string> = { ...r.headers };
     if (r.status === 200) {
@@ -386,7 +389,22 @@ class FakeUpstreamServer implements FakeUpstream {
       res.write(r.body.subarray(0, bytes), () => res.destroy());
       return;
     }
+    if (throttle) {
+      void this.drip(res, r.body, throttle.bytesPerSecond);
+      return;
+    }
     res.end(r.body);
+  }
+
+  /** Writes `body` in 50 ms slices at `bytesPerSecond`; stops when the client goes away. */
+  private async drip(res: ServerResponse, body: Buffer, bytesPerSecond: number): Promise<void> {
+    const slice = Math.max(1, Math.floor(bytesPerSecond / 20));
+    for (let off = 0; off < body.length; off += slice) {
+      if (res.destroyed) return;
+      res.write(body.subarray(off, off + slice));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (!res.destroyed) res.end();
   }
 }
 

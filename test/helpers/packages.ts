@@ -44,6 +44,8 @@ export interface PackageSpec {
   readonly readme?: string;
   /** More files, by path inside the package (e.g. `content/big.bin` to make a big package). */
   readonly extraFiles?: Readonly<Record<string, Buffer>>;
+  /** Store `extraFiles` without trying to deflate them: a 40 MB incompressible payload then builds at once. */
+  readonly storeExtraFiles?: boolean;
 }
 
 const NUSPEC_NAMESPACE = 'http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd';
@@ -223,7 +225,7 @@ export function buildPackage(spec: PackageSpec): Buffer {
   if (spec.icon) content.push({ name: ICON_FILE, data: tinyPng(), compress: false });
   if (spec.readme !== undefined) content.push({ name: README_FILE, data: Buffer.from(spec.readme, 'utf8') });
   for (const [name, data] of Object.entries(spec.extraFiles ?? {})) {
-    content.push({ name: name.replace(/^\/+/, ''), data });
+    content.push({ name: name.replace(/^\/+/, ''), data, ...(spec.storeExtraFiles ? { compress: false } : {}) });
   }
 
   const parts = [nuspecName, ...content.map((e) => e.name)];

@@ -666,6 +666,18 @@ describe('fake upstream feed', () => {
       assert.equal(whole.body.length, size);
     });
 
+    it('throttle: the whole body, dripped at the given rate', async () => {
+      const nupkg = '/v3-flatcontainer/newtonsoft.json/13.0.3/newtonsoft.json.13.0.3.nupkg';
+      const bytes = await readFile(NEWTONSOFT);
+      const bytesPerSecond = Math.ceil(bytes.length / 0.6);
+      fake.addFault({ match: nupkg, kind: 'throttle', bytesPerSecond, times: 1 });
+      const t0 = Date.now();
+      const r = await raw(`${fake.url}${nupkg}`);
+      assert.ok(Date.now() - t0 >= 500, `took ${Date.now() - t0} ms`);
+      assert.equal(r.complete, true);
+      assert.ok(r.body.equals(bytes));
+    });
+
     it('hang: no answer at all until the client gives up', async () => {
       fake.addFault({ match: path, kind: 'hang', times: 1 });
       const t0 = Date.now();

@@ -148,7 +148,7 @@ describe('prefetch of xunit and a package with a ranged dependency', () => {
       assert.ok(keys.has(k), k);
     assert.ok([...keys].filter((k) => k.startsWith('vuln:page:')).length >= 1, 'vulnerability pages');
     const blobs = new DiskBlobStore(cacheDir);
-    const store = new MetadataStore({ blobs, memoryBytes: 1 << 20, redisUrl: null, metrics: createMetrics({ defaultMetrics: false }), log: silent });
+    const store = new MetadataStore({ blobs, memoryBytes: 1 << 20, redis: null, metrics: createMetrics({ defaultMetrics: false }), log: silent });
     try {
       for (const k of keys) {
         const entry = await store.getLocal(k);

@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { buildPackage, pseudoRandomBytes, writePackages, type PackageSpec } from '../helpers/packages.ts';
 import { makeTempDir, startProxy, type TestProxy } from '../helpers/proxy.ts';
-import { writeBlob } from '../../src/storage/blob-store.ts';
-import { packageKey } from '../../src/storage/layout.ts';
+import { readBlob, writeBlob } from '../../src/storage/blob-store.ts';
+import { ACCESS_INDEX_KEY, ACCESS_PREFIX, packageKey } from '../../src/storage/layout.ts';
 
 const KB = 1000;
 const specs: PackageSpec[] = Array.from({ length: 6 }, (_, i) => ({
@@ -154,3 +154,30 @@ describe('retention with --evict-unused-days', () => {
     }
   });
 });
+
+describe('without a retention policy', () => {
+  it('evicts nothing, but folds access records so they do not pile up', async () => {
+    const proxy = await startProxy({ NUGET_PROXY_UPSTREAM: upstream.serviceIndexUrl });
+    try {
+      for (const round of [0, 1, 2]) {
+        assert.equal((await fetchPackage(proxy, round)).status, 200);
+        await proxy.proxy.access.flush();
+      }
+      const before = await keysUnder(proxy, ACCESS_PREFIX);
+      assert.equal(before.filter((k) => k !== ACCESS_INDEX_KEY).length, 3, before.join(', '));
+      assert.equal(await proxy.proxy.retention.sweep(), null);
+      assert.deepEqual(await keysUnder(proxy, ACCESS_PREFIX), [ACCESS_INDEX_KEY]);
+      const index = JSON.parse((await readBlob(proxy.proxy.blobs, ACCESS_INDEX_KEY))?.toString() ?? '{}') as { served: Record<string, number> };
+      assert.deepEqual(Object.keys(index.served).sort(), ['contoso.retention.p0/1.0.0', 'contoso.retention.p1/1.0.0', 'contoso.retention.p2/1.0.0']);
+      assert.deepEqual(await held(proxy), ['p0', 'p1', 'p2']);
+    } finally {
+      await proxy.dispose();
+    }
+  });
+});
+
+async function keysUnder(proxy: TestProxy, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const o of proxy.proxy.blobs.list(prefix)) out.push(o.key);
+  return out.sort();
+}

@@ -36,7 +36,7 @@ for (const [name, open] of stores) {
   describe(`metadata entries (${name} store)`, () => {
     it('are read back, key, status and age, exactly where the MetadataStore writes them', async () => {
       const blobs = await open();
-      const store = new MetadataStore({ blobs, memoryBytes: 1024, redisUrl: null, metrics: createMetrics({ defaultMetrics: false }), log: createLogger({ level: 'silent', format: 'json' }) });
+      const store = new MetadataStore({ blobs, memoryBytes: 1024, redis: null, metrics: createMetrics({ defaultMetrics: false }), log: createLogger({ level: 'silent', format: 'json' }) });
       const body = `{"items":[${'"x",'.repeat(50_000)}"y"]}\nwith a newline`;
       await store.set('reg:semver2:xunit/index.json', { status: 200, body, etag: '"e"', lastModified: null, fetchedAt: 1_700_000_000_123, extra: { separatePages: '[]' } });
       await store.set('versions:nosuch', { status: 404, body: '', etag: null, lastModified: null, fetchedAt: 42 });

@@ -33,6 +33,8 @@ describe('parseConfig: defaults', () => {
     ['offline', false],
     ['cacheDir', resolve(BASE_DIR, 'data')],
     ['redisUrl', null],
+    ['redisCluster', false],
+    ['fillLeaseSeconds', 30],
     ['logLevel', 'info'],
     ['logFormat', 'json'],
     ['upstreamRetries', 3],
@@ -73,6 +75,17 @@ describe('parseConfig: environment and flags', () => {
     assert.equal(config.offline, true);
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.cacheDir, resolve(BASE_DIR, 'cache'));
+  });
+
+  it('reads the Redis Cluster and fill lease settings', () => {
+    const { config } = parseConfig(
+      'serve',
+      [],
+      { NUGET_PROXY_REDIS_URL: 'redis://10.0.0.5:7000', NUGET_PROXY_REDIS_CLUSTER: 'true', NUGET_PROXY_FILL_LEASE_SECONDS: '12' },
+      BASE_DIR,
+    );
+    assert.equal(config.redisCluster, true);
+    assert.equal(config.fillLeaseSeconds, 12);
   });
 
   it('ignores empty environment variables', () => {
@@ -157,6 +170,8 @@ describe('parseConfig: problems', () => {
     ['serve', ['--upstream-password', 'p'], {}, /needs --upstream-username/],
     ['serve', ['--breaker-backoff-ms', '5000', '--breaker-max-backoff-ms', '1000'], {}, /breaker-max-backoff-ms must be >=/],
     ['export', [], {}, /export needs --output/],
+    ['serve', ['--redis-cluster'], {}, /--redis-cluster needs --redis-url/],
+    ['serve', ['--fill-lease-seconds', '0'], {}, /at least 1/],
     ['prefetch', ['--concurrency', '65'], {}, /at most 64/],
   ];
   for (const [command, argv, env, pattern] of single) {
