@@ -78,6 +78,6 @@ export function errorMessage(err: unknown): string {
  */
 export class PolicyRefused extends ProxyError {
   constructor(reason: string) {
-    super(403, 'POLICY_REFUSED', `nuget-proxy policy: ${reason}`, { headers: { 'X-NuGet-Warning': `nuget-proxy policy: ${reason}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 500) } });
+    super(403, 'POLICY_REFUSED', `nuget-proxy policy: ${reason}`, { headers: { 'X-NuGet-Warning': `nuget-proxy policy: ${reason}` } });
   }
 }

@@ -33,7 +33,8 @@ function asObject(v: unknown): Json | null {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : null;
 }
 
-function versionsOf(result: Json): Array<{ o: Json; version: NuGetVersion }> {
+/** A search result's `versions` entries that parse, with their parsed version. */
+export function resultVersions(result: Json): Array<{ o: Json; version: NuGetVersion }> {
   return (Array.isArray(result['versions']) ? (result['versions'] as unknown[]) : []).flatMap((v) => {
     const o = asObject(v);
     const parsed = typeof o?.['version'] === 'string' ? parseVersion(o['version']) : null;
@@ -76,7 +77,7 @@ export function mergeSearchResults<S>(
     const versions = new Map<string, { o: Json; version: NuGetVersion }>();
     let newest: { r: Json; version: NuGetVersion } | null = null;
     for (const { r, source } of group) {
-      for (const v of versionsOf(r)) {
+      for (const v of resultVersions(r)) {
         const lower = toLowerVersion(v.version);
         if (versions.has(lower)) continue;
         versions.set(lower, v);

@@ -43,6 +43,24 @@ function asObject(v: unknown): Json | null {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : null;
 }
 
+type PagePath = Extract<RegistrationPath, { kind: 'page' }>;
+
+/** A stored index's pages: those inlined (with their leaves) and the separate ones (to fetch or peek). */
+function pagesOfIndex(hive: string, body: string): { inline: Json[]; separate: PagePath[] } {
+  const inline: Json[] = [];
+  const separate: PagePath[] = [];
+  for (const item of (asObject(JSON.parse(body))?.['items'] as unknown[] | undefined) ?? []) {
+    const page = asObject(item);
+    if (!page) continue;
+    if (Array.isArray(page['items'])) inline.push(page);
+    else if (typeof page['@id'] === 'string') {
+      const p = pageOfStoredId(hive, page['@id']);
+      if (p) separate.push(p);
+    }
+  }
+  return { inline, separate };
+}
+
 /** The lower normalized version of a leaf item, or null when it has none. */
 export function leafLowerVersion(leaf: LeafItem): string | null {
   const v = leaf.catalogEntry['version'];
@@ -65,7 +83,7 @@ interface ParsedLeaves {
   /** fetchedAt of the index document these came from. */
   readonly indexAt: number;
   readonly inline: readonly Json[];
-  readonly separate: ReadonlyArray<Extract<RegistrationPath, { kind: 'page' }>>;
+  readonly separate: readonly PagePath[];
   /** fetchedAt of each separate page, in order. */
   readonly pagesAt: readonly number[];
   readonly leaves: Map<string, LeafItem>;
@@ -136,24 +154,7 @@ export class RegistrationDocs {
     if (index.entry.status !== 200) return null;
     const memoKey = `${feed.name}|${h.hive}|${lowerId}`;
     const memo = this.parsed.get(memoKey);
-    let inline: readonly Json[];
-    let separate: ReadonlyArray<Extract<RegistrationPath, { kind: 'page' }>>;
-    if (memo && memo.indexAt === index.entry.fetchedAt) ({ inline, separate } = memo);
-    else {
-      const pages: Json[] = [];
-      const refs: Array<Extract<RegistrationPath, { kind: 'page' }>> = [];
-      for (const item of (asObject(JSON.parse(index.entry.body))?.['items'] as unknown[] | undefined) ?? []) {
-        const page = asObject(item);
-        if (!page) continue;
-        if (Array.isArray(page['items'])) pages.push(page);
-        else if (typeof page['@id'] === 'string') {
-          const p = pageOfStoredId(h.hive, page['@id']);
-          if (p) refs.push(p);
-        }
-      }
-      inline = pages;
-      separate = refs;
-    }
+    const { inline, separate } = memo && memo.indexAt === index.entry.fetchedAt ? memo : pagesOfIndex(h.hive, index.entry.body);
     let warning = index.warning;
     const entries = [];
     for (const p of separate) {
@@ -194,18 +195,12 @@ export class RegistrationDocs {
     if (memo?.stamp === stamp) return { leaves: memo.leaves };
     const leaves = new Map<string, LeafItem>();
     for (const [h, index] of indexes) {
-      const pages: Json[] = [];
-      for (const item of (asObject(JSON.parse(index.body))?.['items'] as unknown[] | undefined) ?? []) {
-        const page = asObject(item);
-        if (!page) continue;
-        if (Array.isArray(page['items'])) pages.push(page);
-        else if (typeof page['@id'] === 'string') {
-          const separate = pageOfStoredId(h, page['@id']);
-          if (!separate) continue;
-          const doc = await feed.docs.peek(registrationKey(feed.name, h, registrationRelativePath(separate)));
-          const parsed = doc?.status === 200 ? asObject(JSON.parse(doc.body)) : null;
-          if (parsed) pages.push(parsed);
-        }
+      const { inline, separate } = pagesOfIndex(h, index.body);
+      const pages = [...inline];
+      for (const p of separate) {
+        const doc = await feed.docs.peek(registrationKey(feed.name, h, registrationRelativePath(p)));
+        const parsed = doc?.status === 200 ? asObject(JSON.parse(doc.body)) : null;
+        if (parsed) pages.push(parsed);
       }
       for (const [v, leaf] of leavesOfPages(pages)) if (!leaves.has(v)) leaves.set(v, leaf);
     }

@@ -12,7 +12,7 @@ import type { Reply } from '../http.ts';
 import type { Resource } from '../metrics.ts';
 import { compareVersions, parseVersion, toLowerId, toLowerVersion, type NuGetVersion } from '../nuget/identity.ts';
 import { autocomplete, parseSearchParams, searchPackages, type LocalPackage } from '../nuget/local-search.ts';
-import { interleave, mergeSearchResults } from '../nuget/merge.ts';
+import { interleave, mergeSearchResults, resultVersions } from '../nuget/merge.ts';
 import { PROXY_PATHS, registrationBasePath } from '../nuget/paths.ts';
 import { BASE_MARKER } from '../nuget/rewrite.ts';
 import type { RewritePool } from '../rewrite-pool.ts';
@@ -165,11 +165,7 @@ export class SearchResource {
   private async filtered(lowerId: string, result: Json, sources: ReadonlyMap<string, Feed>, rc: RequestContext, warnings: string[]): Promise<Json | null> {
     const policy = this.deps.policy;
     if (!policy) return result;
-    const entries = (Array.isArray(result['versions']) ? (result['versions'] as unknown[]) : []).flatMap((v) => {
-      const o = asObject(v);
-      const parsed = typeof o?.['version'] === 'string' ? parseVersion(o['version']) : null;
-      return o && parsed ? [{ o, version: parsed, lowerVersion: toLowerVersion(parsed) }] : [];
-    });
+    const entries = resultVersions(result).map((e) => ({ ...e, lowerVersion: toLowerVersion(e.version) }));
     const candidates = entries.map((e) => ({ lowerVersion: e.lowerVersion, version: e.version, feed: sources.get(e.lowerVersion) ?? null }));
     const shown = await policy.visibleVersions(lowerId, candidates, rc);
     warnings.push(...shown.warnings);
