@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import type { BlobStore } from '../../src/storage/blob-store.ts';
 import { packageKey } from '../../src/storage/layout.ts';
 import { sha512File } from '../helpers/clients.ts';
@@ -17,15 +17,21 @@ import { runRestoreScenario, upstreamFile } from './restore-scenario.ts';
 const PREFIX = 'e2e/';
 let s3: TestS3;
 let bucket: BlobStore;
-
-before(async () => {
-  s3 = await startS3();
-  bucket = s3.createStore(PREFIX);
-});
+// Node 20 runs a file's top-level before() hooks concurrently, so the scenario's hook (which starts the
+// proxy) cannot rely on another hook having started s3rver: the server starts on first use instead.
+let s3Started: Promise<TestS3> | undefined;
+const s3Env = async (): Promise<Record<string, string>> => {
+  s3Started ??= startS3().then((started) => {
+    s3 = started;
+    bucket = started.createStore(PREFIX);
+    return started;
+  });
+  return (await s3Started).proxyEnv(PREFIX);
+};
 
 const scenario = runRestoreScenario({
   store: 's3',
-  startProxy: (upstream) => startProxy({ NUGET_PROXY_UPSTREAM: upstream, ...s3.proxyEnv(PREFIX) }),
+  startProxy: async (upstream) => startProxy({ NUGET_PROXY_UPSTREAM: upstream, ...(await s3Env()) }),
   async checkStored(proxy, restored) {
     for (const key of restored.keys()) {
       const [lowerId, lowerVersion] = key.split('/') as [string, string];
