@@ -1,6 +1,7 @@
 // SearchQueryService and SearchAutocompleteService: the whole query string forwarded to upstream's
-// endpoints (failing over between them), results rewritten and cached briefly. Offline, or when upstream
-// search fails with nothing cached, the proxy searches the packages it holds. Protocol digest §7, §8.
+// endpoints (failing over between them), results rewritten and cached briefly. Offline, when upstream has no
+// search resource, or when upstream search fails with nothing cached, the proxy searches the packages it
+// holds. Protocol digest §7, §8.
 
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.ts';
@@ -80,7 +81,8 @@ export class SearchResource {
       throw err;
     }
     const endpoints = kind === 'search' ? layout.search : layout.autocomplete;
-    if (endpoints.length === 0) throw new NotFound(`upstream has no ${kind} resource`);
+    // Upstream offers no search (many private and static feeds): the service index lists the proxy's own.
+    if (endpoints.length === 0) return this.localReply(kind, querystring, layout.primaryHive ?? 'semver2');
     const resource: Resource = kind;
     const key = searchKey(kind, createHash('sha256').update(querystring).digest('hex'));
     try {
