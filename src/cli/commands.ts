@@ -1,11 +1,13 @@
-// prefetch, export and import as CLI commands: wire a logger and the terminal, run the tool, print its
-// summary on stdout, and turn the outcome into an exit code (0 ok, 1 failures or a refused bundle, 2 usage).
+// prefetch, export, import and the cache commands as CLI commands: wire a logger and the terminal, run the
+// tool, print its summary on stdout, and turn the outcome into an exit code (0 ok, 1 failures or a refused
+// bundle, 2 usage).
 
-import type { Command, Config } from '../config.ts';
+import { COMMANDS, type Command, type Config } from '../config.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { exportBundle, formatExportSummary } from '../bundles/export.ts';
 import { formatImportSummary, importBundle } from '../bundles/import.ts';
 import { formatPrefetchSummary, prefetch } from '../prefetch/prefetch.ts';
+import { runCacheCommand } from './cache.ts';
 import { Terminal, type TextSink } from './progress.ts';
 import { ToolError } from './tool.ts';
 
@@ -30,25 +32,25 @@ export async function run(command: Exclude<Command, 'serve'>, config: Config, po
   const deps = { log, terminal: io.terminal };
   const print = (text: string) => io.out.write(`${text}\n`);
   try {
+    const { minArgs, maxArgs, args } = COMMANDS[command];
+    if (positionals.length < minArgs) throw new ToolError(`'${command}' needs ${maxArgs === 1 ? 'one argument' : 'at least one argument'}: ${args}`, 2);
     switch (command) {
       case 'prefetch': {
-        if (positionals.length === 0)
-          throw new ToolError('give at least one input: packages.lock.json, project.assets.json, a project, Directory.Packages.props, packages.config, an id@version list or a directory', 2);
         const result = await prefetch(config, positionals, deps);
         print(formatPrefetchSummary(result));
         return result.failures.length > 0 ? 1 : 0;
       }
       case 'export': {
-        if (positionals.length > 0) throw new ToolError(`export takes no positional arguments (got ${positionals.join(' ')}); use --output <bundle>`, 2);
         print(formatExportSummary(await exportBundle(config, deps)));
         return 0;
       }
       case 'import': {
-        const [bundle, ...extra] = positionals;
-        if (bundle === undefined || extra.length > 0) throw new ToolError('import takes exactly one bundle file', 2);
+        const [bundle = ''] = positionals;
         print(formatImportSummary(await importBundle(config, bundle, deps)));
         return 0;
       }
+      default:
+        return await runCacheCommand(command, config, positionals, { terminal: io.terminal, out: io.out });
     }
   } catch (err) {
     if (err instanceof ToolError) {
