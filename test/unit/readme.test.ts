@@ -25,3 +25,11 @@ test('README documents the one-command start and the one-command test suite that
 test('nuget-proxy --version reports the version package.json has', () => {
   assert.equal(VERSION, pkg.version);
 });
+
+test('npm scripts use no shell features cmd.exe lacks (Windows): no rm/cp/mv, no globs, no $VARIABLES', () => {
+  for (const [name, command] of Object.entries(pkg.scripts)) {
+    assert.doesNotMatch(command, /(^|[\s;&|])(rm|cp|mv|cat|export|mkdir -p)\s/, `${name}: ${command}`);
+    assert.doesNotMatch(command, /\*/, `${name}: a glob cmd.exe would not expand`);
+    assert.doesNotMatch(command, /\$\{?[A-Za-z_]/, `${name}: a shell variable`);
+  }
+});
