@@ -234,11 +234,11 @@ export const OPTIONS: readonly OptionSpec[] = [
 
   { key: 'logLevel', flag: 'log-level', kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     defaultFor: { prefetch: 'warn', export: 'warn', import: 'warn', ...Object.fromEntries(CACHE.map((c) => [c, 'warn'])) },
-    group: 'Logging', commands: STORE, description: 'Minimum log level (the other commands default to warn: their progress and summary say the rest).' },
+    group: 'Logging', commands: STORE, description: 'Minimum log level (every command but serve defaults to warn: its progress and summary say the rest).' },
   { key: 'logFormat', flag: 'log-format', kind: 'enum', default: 'json', values: ['json', 'pretty'], group: 'Logging', commands: STORE,
     description: 'json lines (production) or pretty (development; needs the pino-pretty dev dependency).' },
 
-  { key: 'concurrency', flag: 'concurrency', kind: 'int', default: 8, min: 1, max: 64, group: 'prefetch', commands: ['prefetch', 'cache verify'],
+  { key: 'concurrency', flag: 'concurrency', kind: 'int', default: 8, min: 1, max: 64, group: 'prefetch / cache verify', commands: ['prefetch', 'cache verify'],
     description: 'Packages fetched (prefetch) or checked (cache verify) in parallel.' },
   { key: 'pin', flag: 'pin', kind: 'bool', default: false, group: 'prefetch', commands: ['prefetch'],
     description: 'Pin every package version prefetch resolves: cache retention never evicts it (as packages imported from a bundle).' },
