@@ -29,6 +29,9 @@ function requestContext(log: Logger, proxy: Proxy, draining: () => boolean) {
     const reqLog = log.child({ reqId });
     if (draining()) ctx.set('Connection', 'close');
     ctx.state['log'] = reqLog;
+    // Read now: a handler that stops reading a body early (an oversized form) destroys the request, and its socket with it.
+    const remoteAddress = ctx.ip;
+    const remotePort = ctx.req.socket.remotePort;
     const started = process.hrtime.bigint();
     metrics.httpInFlight.inc();
     try {
@@ -54,8 +57,8 @@ function requestContext(log: Logger, proxy: Proxy, draining: () => boolean) {
             method: ctx.method,
             url: ctx.url.slice(0, 512),
             // The client: X-Forwarded-For's first address with --trust-proxy, else the socket's peer.
-            remoteAddress: ctx.ip,
-            remotePort: ctx.req.socket.remotePort,
+            remoteAddress,
+            remotePort,
             ...(userAgent ? { headers: { 'user-agent': userAgent.slice(0, 200) } } : {}),
           },
           res: { statusCode: ctx.status },

@@ -14,32 +14,30 @@ interface CommandSpec {
   readonly summary: string;
   /** What the command takes besides options, for its usage line ('' for nothing). */
   readonly args: string;
-  readonly minArgs: number;
+  /** How many it takes at most (parseConfig refuses more; each command says when there are too few). */
   readonly maxArgs: number;
 }
 
 /** Every command, in the order --help lists them, with the arguments it takes (parseConfig refuses extra ones). */
 export const COMMANDS: Readonly<Record<Command, CommandSpec>> = {
-  serve: { summary: 'Run the proxy (HTTP or HTTPS) in front of the upstream feed.', args: '', minArgs: 0, maxArgs: 0 },
+  serve: { summary: 'Run the proxy (HTTP or HTTPS) in front of the upstream feed.', args: '', maxArgs: 0 },
   prefetch: {
     summary: 'Warm the cache from lock files, projects, package lists or directories (connected side).',
     args: '<input>... (packages.lock.json, project.assets.json, *.csproj, Directory.Packages.props, packages.config, id@version lists, directories)',
-    minArgs: 1,
     maxArgs: Infinity,
   },
-  export: { summary: 'Write the cache (or a prefetch selection) into one bundle file with SHA-512 checksums.', args: '', minArgs: 0, maxArgs: 0 },
-  import: { summary: 'Verify a bundle and merge it into the cache (air-gapped side).', args: '<bundle>', minArgs: 1, maxArgs: 1 },
-  'cache list': { summary: 'List the cached package versions: size, last served, pinned.', args: '[<id>[@<version>]...]', minArgs: 0, maxArgs: Infinity },
-  'cache stats': { summary: 'Totals of the cache: packages, versions, bytes, pins, metadata, quarantine.', args: '', minArgs: 0, maxArgs: 0 },
+  export: { summary: 'Write the cache (or a prefetch selection) into one bundle file with SHA-512 checksums.', args: '', maxArgs: 0 },
+  import: { summary: 'Verify a bundle and merge it into the cache (air-gapped side).', args: '<bundle>', maxArgs: 1 },
+  'cache list': { summary: 'List the cached package versions: size, last served, pinned.', args: '[<id>[@<version>]...]', maxArgs: Infinity },
+  'cache stats': { summary: 'Totals of the cache: packages, versions, bytes, pins, metadata, quarantine.', args: '', maxArgs: 0 },
   'cache verify': {
     summary: "Re-check every cached package's SHA-512 and zip structure; report (or --quarantine) damage.",
     args: '[<id>[@<version>]...]',
-    minArgs: 0,
     maxArgs: Infinity,
   },
-  'cache purge': { summary: 'Delete package versions by id/version pattern or by age (--unused-days).', args: '[<id>[@<version>]...]', minArgs: 0, maxArgs: Infinity },
-  'cache pin': { summary: 'Pin package versions: retention never evicts them.', args: '<id>[@<version>]...', minArgs: 1, maxArgs: Infinity },
-  'cache unpin': { summary: 'Remove pins (retention may evict the versions again).', args: '<id>[@<version>]...', minArgs: 1, maxArgs: Infinity },
+  'cache purge': { summary: 'Delete package versions by id/version pattern or by age (--unused-days).', args: '[<id>[@<version>]...]', maxArgs: Infinity },
+  'cache pin': { summary: 'Pin package versions: retention never evicts them.', args: '<id>[@<version>]...', maxArgs: Infinity },
+  'cache unpin': { summary: 'Remove pins (retention may evict the versions again).', args: '<id>[@<version>]...', maxArgs: Infinity },
 };
 
 type Kind = 'string' | 'int' | 'bool' | 'url' | 'path' | 'file' | 'enum' | 'header' | 'size' | 'blob-store';
@@ -452,8 +450,9 @@ function commandList(commands: readonly Command[]): string {
 
 /**
  * Parses flags (`--name value`, `--name=value`, `--flag` / `--no-flag` for booleans; `--` ends the options)
- * over environment variables over defaults. Refuses unknown flags, single-dash forms and a wrong number of
- * arguments, naming the closest valid option. Throws ConfigError listing every problem.
+ * over environment variables over defaults. Refuses unknown flags, single-dash forms and arguments the
+ * command does not take, naming the closest valid option; notes NUGET_PROXY_* variables no option reads.
+ * Throws ConfigError listing every problem.
  */
 export function parseConfig(
   command: Command,

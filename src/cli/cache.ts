@@ -141,6 +141,8 @@ function formatPins(r: PinResult, pin: boolean): string {
 async function runOn(blobs: BlobStore, command: CacheCommand, config: Config, positionals: readonly string[], io: CacheCommandIo): Promise<number> {
   const nowMs = io.nowMs ?? Date.now();
   const patterns = parsePatterns(positionals);
+  if ((command === 'cache pin' || command === 'cache unpin') && patterns.length === 0)
+    throw new ToolError(`'${command}' needs at least one pattern: <id>[@<version>]... ('*' for every cached version)`, 2);
   if (command === 'cache purge' && patterns.length === 0 && config.unusedDays === null)
     throw new ToolError("'cache purge' needs a pattern (<id>[@<version>]; '*' for everything) or --unused-days", 2);
   const emit = async (json: unknown, human: () => string): Promise<void> => {

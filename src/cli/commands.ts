@@ -1,8 +1,8 @@
 // prefetch, export, import and the cache commands as CLI commands: wire a logger and the terminal, run the
 // tool, print its summary on stdout, and turn the outcome into an exit code (0 ok, 1 failures or a refused
-// bundle, 2 usage).
+// bundle, 2 usage). parseConfig has refused extra arguments; missing ones are each tool's to say.
 
-import { COMMANDS, type Command, type Config } from '../config.ts';
+import type { Command, Config } from '../config.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { exportBundle, formatExportSummary } from '../bundles/export.ts';
 import { formatImportSummary, importBundle } from '../bundles/import.ts';
@@ -32,10 +32,10 @@ export async function run(command: Exclude<Command, 'serve'>, config: Config, po
   const deps = { log, terminal: io.terminal };
   const print = (text: string) => io.out.write(`${text}\n`);
   try {
-    const { minArgs, maxArgs, args } = COMMANDS[command];
-    if (positionals.length < minArgs) throw new ToolError(`'${command}' needs ${maxArgs === 1 ? 'one argument' : 'at least one argument'}: ${args}`, 2);
     switch (command) {
       case 'prefetch': {
+        if (positionals.length === 0)
+          throw new ToolError('give at least one input: packages.lock.json, project.assets.json, a project, Directory.Packages.props, packages.config, an id@version list or a directory', 2);
         const result = await prefetch(config, positionals, deps);
         print(formatPrefetchSummary(result));
         return result.failures.length > 0 ? 1 : 0;
@@ -45,7 +45,8 @@ export async function run(command: Exclude<Command, 'serve'>, config: Config, po
         return 0;
       }
       case 'import': {
-        const [bundle = ''] = positionals;
+        const [bundle] = positionals;
+        if (bundle === undefined) throw new ToolError('import takes exactly one bundle file', 2);
         print(formatImportSummary(await importBundle(config, bundle, deps)));
         return 0;
       }

@@ -153,6 +153,7 @@ describe('cache commands: the rules (on a copy in the in-memory test double)', (
     await assert.rejects(run('cache list', ['contoso/../x']), (err: Error & { exitCode?: number }) => err.exitCode === 2 && /not a package id pattern/.test(err.message));
     await assert.rejects(run('cache purge', ['contoso.paged@1.0.0.0.0']), /'1\.0\.0\.0\.0' is not a valid NuGet version/);
     await assert.rejects(run('cache purge'), /'cache purge' needs a pattern/);
+    await assert.rejects(run('cache unpin'), /'cache unpin' needs at least one pattern/);
   });
 
   it('stats: totals per area, incomplete versions, the largest packages', async () => {
