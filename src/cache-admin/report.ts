@@ -1,10 +1,11 @@
 // What the cache holds, for `cache list` and `cache stats`: package versions with their size, when they were
-// filled and last served, and pins; totals per area of the store. Read-only: safe under a running proxy.
+// filled and last served, pins and the upstream they came from; totals per area of the store. Read-only: safe under a running proxy.
 
 import { compareVersions, parseVersion } from '../nuget/identity.ts';
 import { readAccessRecords } from '../retention/access-log.ts';
-import type { BlobStore } from '../storage/blob-store.ts';
-import { METADATA_PREFIX, QUARANTINE_PREFIX, STATE_PREFIX, type PackageFile } from '../storage/layout.ts';
+import { forEachLimited } from '../concurrency.ts';
+import { readBlob, type BlobStore } from '../storage/blob-store.ts';
+import { METADATA_PREFIX, QUARANTINE_PREFIX, STATE_PREFIX, packageKey, type PackageFile } from '../storage/layout.ts';
 import { inventoryPackages, type StoredVersion } from '../storage/package-versions.ts';
 import { exactIds, matchesAny, type PackagePattern } from './patterns.ts';
 
@@ -19,6 +20,8 @@ export interface CachedVersion {
   /** When a proxy last served it, as far as the access records say; null: never recorded. */
   readonly lastServedAt: number | null;
   readonly pinned: boolean;
+  /** The upstream it was filled from (its `source` marker); null: unmarked (cached by a version of nuget-proxy before markers). */
+  readonly source: string | null;
   readonly files: readonly PackageFile[];
 }
 
@@ -47,7 +50,7 @@ export async function selectVersions(
   return { held, incomplete, served };
 }
 
-export function describeVersion(v: StoredVersion, served: ReadonlyMap<string, number>): CachedVersion {
+export function describeVersion(v: StoredVersion, served: ReadonlyMap<string, number>, source: string | null = null): CachedVersion {
   return {
     lowerId: v.lowerId,
     lowerVersion: v.lowerVersion,
@@ -56,13 +59,26 @@ export function describeVersion(v: StoredVersion, served: ReadonlyMap<string, nu
     filledAt: v.filledAt,
     lastServedAt: served.get(`${v.lowerId}/${v.lowerVersion}`) ?? null,
     pinned: v.pinned,
+    source,
     files: [...v.files].sort(),
   };
 }
 
+/** Source markers are a few bytes each; read several at once (on object storage each is a round trip). */
+const SOURCE_READS = 16;
+
 export async function listVersions(blobs: BlobStore, patterns: readonly PackagePattern[]): Promise<CachedVersion[]> {
   const { held, served } = await selectVersions(blobs, patterns);
-  return held.map((v) => describeVersion(v, served));
+  const sources = new Map<StoredVersion, string>();
+  await forEachLimited(
+    held.filter((v) => v.files.has('source')),
+    SOURCE_READS,
+    async (v) => {
+      const marker = (await readBlob(blobs, packageKey(v.lowerId, v.lowerVersion, 'source'), 1024))?.toString('utf8').trim();
+      if (marker) sources.set(v, marker);
+    },
+  );
+  return held.map((v) => describeVersion(v, served, sources.get(v) ?? null));
 }
 
 export interface AreaTotals {

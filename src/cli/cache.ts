@@ -41,6 +41,8 @@ export interface VersionJson {
   readonly filledAt: string | null;
   readonly lastServedAt: string | null;
   readonly pinned: boolean;
+  /** The upstream it was filled from (as --config names it; `default` with one upstream); null: unmarked. */
+  readonly source: string | null;
   readonly files: readonly string[];
 }
 
@@ -61,13 +63,14 @@ function versionJson(v: CachedVersion): VersionJson {
     filledAt: iso(v.filledAt),
     lastServedAt: iso(v.lastServedAt),
     pinned: v.pinned,
+    source: v.source,
     files: v.files,
   };
 }
 
 function versionTable(versions: readonly CachedVersion[], nowMs: number): string {
-  const rows = versions.map((v) => [v.lowerId, v.lowerVersion, formatBytes(v.bytes), shortDate(v.filledAt), v.lastServedAt ? formatAgo(v.lastServedAt, nowMs) : 'never', v.pinned ? 'pinned' : '']);
-  return renderTable(['ID', 'VERSION', 'SIZE', 'FILLED (UTC)', 'LAST SERVED', 'PIN'], rows, ['left', 'left', 'right']);
+  const rows = versions.map((v) => [v.lowerId, v.lowerVersion, formatBytes(v.bytes), shortDate(v.filledAt), v.lastServedAt ? formatAgo(v.lastServedAt, nowMs) : 'never', v.source ?? '-', v.pinned ? 'pinned' : '']);
+  return renderTable(['ID', 'VERSION', 'SIZE', 'FILLED (UTC)', 'LAST SERVED', 'UPSTREAM', 'PIN'], rows, ['left', 'left', 'right']);
 }
 
 function plural(n: number, word: string): string {

@@ -1,4 +1,4 @@
-// Several nuget-proxy replicas as real processes (`node --import tsx src/cli.ts serve`), each on its own
+// Several nuget-proxy replicas as real processes (`node --import tsx src/cli/nuget-proxy.ts serve`), each on its own
 // port on 127.0.0.1, with their JSON log lines collected, so a test can find the one filling and kill -9 it.
 
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -133,7 +133,8 @@ describe('cache commands: the rules (on a copy in the in-memory test double)', (
       assert.ok(Date.parse(v.filledAt ?? '') > Date.now() - DAY_MS, 'filledAt is an ISO time');
       assert.ok(Date.parse(v.lastServedAt ?? '') > Date.now() - DAY_MS, 'served through the proxy, recorded by its access log');
       assert.equal(v.pinned, false);
-      assert.deepEqual(v.files, ['nupkg', 'nuspec', 'sha512']);
+      assert.equal(v.source, 'default', 'filled from the one upstream (its source marker)');
+      assert.deepEqual(v.files, ['nupkg', 'nuspec', 'sha512', 'source']);
     }
     assert.deepEqual(versionsOf((await run('cache list', ['Contoso.Paged@1.0.*'])).json), ['contoso.paged@1.0.7', 'contoso.paged@1.0.8']);
     assert.deepEqual(versionsOf((await run('cache list', ['*@1.2.3.4', 'CONTOSO.MIXEDCASE.LIB'])).json), ['contoso.fourpart@1.2.3.4', 'contoso.mixedcase.lib@1.1.0']);
@@ -144,8 +145,8 @@ describe('cache commands: the rules (on a copy in the in-memory test double)', (
   it('list prints a table for people', async () => {
     const r = await run('cache list', ['contoso.paged'], { human: true });
     const lines = r.out.trimEnd().split('\n');
-    assert.match(lines[0] ?? '', /^ID +VERSION +SIZE +FILLED \(UTC\) +LAST SERVED +PIN$/);
-    assert.match(lines[1] ?? '', /^contoso\.paged +1\.0\.7 +\d+(\.\d)? KB +\d{4}-\d\d-\d\d \d\d:\d\d +(just now|\d+ min ago)$/);
+    assert.match(lines[0] ?? '', /^ID +VERSION +SIZE +FILLED \(UTC\) +LAST SERVED +UPSTREAM +PIN$/);
+    assert.match(lines[1] ?? '', /^contoso\.paged +1\.0\.7 +\d+(\.\d)? KB +\d{4}-\d\d-\d\d \d\d:\d\d +(just now|\d+ min ago) +default$/);
     assert.match(lines.at(-1) ?? '', /^2 versions of 1 package, [\d.]+ (B|KB) in memory:\/\/cache-commands\/$/);
   });
 
@@ -232,12 +233,12 @@ describe('cache commands: the rules (on a copy in the in-memory test double)', (
     assert.equal(await blobs.stat(packageKey('contoso.paged', '1.0.8', 'nuspec')), null);
     const moved: string[] = [];
     for await (const o of blobs.list(folder)) moved.push(o.key.slice(folder.length));
-    assert.deepEqual(moved.sort(), ['contoso.paged.1.0.8.nupkg', 'contoso.paged.1.0.8.nupkg.sha512', 'contoso.paged.nuspec']);
+    assert.deepEqual(moved.sort(), ['contoso.paged.1.0.8.nupkg', 'contoso.paged.1.0.8.nupkg.sha512', 'contoso.paged.nuspec', 'source']);
     assert.notEqual((await blobs.stat(GENERATION_KEY))?.etag, before, 'running proxies are told');
     assert.deepEqual(versionsOf((await run('cache list')).json), ['contoso.mixedcase.lib@1.1.0', 'contoso.paged@1.0.7']);
     const again = await run('cache verify');
     assert.equal(again.code, 0, 'only the unverified one is left, and that is no damage');
-    assert.equal((await run('cache stats')).json.quarantine.objects, 6, 'three files each');
+    assert.equal((await run('cache stats')).json.quarantine.objects, 8, 'four files each');
   });
 
   it('pin and unpin: pins exempt versions from retention; unmatched patterns exit 1', async () => {
