@@ -29,6 +29,9 @@ function requestContext(log: Logger, proxy: Proxy, draining: () => boolean) {
     const reqLog = log.child({ reqId });
     if (draining()) ctx.set('Connection', 'close');
     ctx.state['log'] = reqLog;
+    // Read now: a handler that stops reading a body early (an oversized form) destroys the request, and its socket with it.
+    const remoteAddress = ctx.ip;
+    const remotePort = ctx.req.socket.remotePort;
     const started = process.hrtime.bigint();
     metrics.httpInFlight.inc();
     try {
@@ -45,19 +48,28 @@ function requestContext(log: Logger, proxy: Proxy, draining: () => boolean) {
         if (labels.route.startsWith('/v3/')) {
           proxy.activity.traffic.record({ status: ctx.status, cache: ctx.state['cache'] as CacheResult | undefined, bytes: ctx.method === 'HEAD' ? 0 : (ctx.response.length ?? 0) });
         }
+        // pino-http's field names (req.id/method/url/remoteAddress, res.statusCode, responseTime in ms), so log
+        // pipelines that know that shape read these lines as they are; plus the proxy's own route and cache result.
+        const userAgent = ctx.get('User-Agent');
         const line = {
-          method: ctx.method,
-          url: ctx.url.slice(0, 512),
+          req: {
+            id: reqId,
+            method: ctx.method,
+            url: ctx.url.slice(0, 512),
+            // The client: X-Forwarded-For's first address with --trust-proxy, else the socket's peer.
+            remoteAddress,
+            remotePort,
+            ...(userAgent ? { headers: { 'user-agent': userAgent.slice(0, 200) } } : {}),
+          },
+          res: { statusCode: ctx.status },
+          responseTime: Math.round(seconds * 1e4) / 10,
           route: labels.route,
-          status: ctx.status,
-          durationMs: Math.round(seconds * 1e4) / 10,
           cache: ctx.state['cache'] as string | undefined,
           resource: ctx.state['resource'] as string | undefined,
           code: ctx.state['errorCode'] as string | undefined,
-          userAgent: ctx.get('User-Agent').slice(0, 200) || undefined,
         };
-        if (labels.route === '/healthz' || labels.route === '/readyz' || labels.route === '/metrics') reqLog.debug(line, 'request');
-        else reqLog.info(line, 'request');
+        if (labels.route === '/healthz' || labels.route === '/readyz' || labels.route === '/metrics') reqLog.debug(line, 'request completed');
+        else reqLog.info(line, 'request completed');
       };
       // Streamed bodies finish later than the middleware chain: log when the response is really done.
       if (ctx.respond !== false && ctx.body && typeof (ctx.body as NodeJS.ReadableStream).pipe === 'function') {

@@ -8,10 +8,42 @@ import { UNAVAILABLE_SOURCE, UPSTREAM_NAME, isDirectory, readConfigFile, type Ra
 import { patternProblem } from './nuget/source-mapping.ts';
 import { parsePolicyConfig, type PolicyConfig } from './policy/rules.ts';
 import { checkKey } from './storage/blob-store.ts';
+import { closestMatch } from './suggest.ts';
 
 export type { PolicyConfig } from './policy/rules.ts';
 
-export type Command = 'serve' | 'prefetch' | 'export' | 'import';
+export type CacheCommand = 'cache list' | 'cache stats' | 'cache verify' | 'cache purge' | 'cache pin' | 'cache unpin';
+export type Command = 'serve' | 'prefetch' | 'export' | 'import' | CacheCommand;
+
+interface CommandSpec {
+  readonly summary: string;
+  /** What the command takes besides options, for its usage line ('' for nothing). */
+  readonly args: string;
+  /** How many it takes at most (parseConfig refuses more; each command says when there are too few). */
+  readonly maxArgs: number;
+}
+
+/** Every command, in the order --help lists them, with the arguments it takes (parseConfig refuses extra ones). */
+export const COMMANDS: Readonly<Record<Command, CommandSpec>> = {
+  serve: { summary: 'Run the proxy (HTTP or HTTPS) in front of the upstream feed.', args: '', maxArgs: 0 },
+  prefetch: {
+    summary: 'Warm the cache from lock files, projects, package lists or directories (connected side).',
+    args: '<input>... (packages.lock.json, project.assets.json, *.csproj, Directory.Packages.props, packages.config, id@version lists, directories)',
+    maxArgs: Infinity,
+  },
+  export: { summary: 'Write the cache (or a prefetch selection) into one bundle file with SHA-512 checksums.', args: '', maxArgs: 0 },
+  import: { summary: 'Verify a bundle and merge it into the cache (air-gapped side).', args: '<bundle>', maxArgs: 1 },
+  'cache list': { summary: 'List the cached package versions: size, last served, pinned.', args: '[<id>[@<version>]...]', maxArgs: Infinity },
+  'cache stats': { summary: 'Totals of the cache: packages, versions, bytes, pins, metadata, quarantine.', args: '', maxArgs: 0 },
+  'cache verify': {
+    summary: "Re-check every cached package's SHA-512 and zip structure; report (or --quarantine) damage.",
+    args: '[<id>[@<version>]...]',
+    maxArgs: Infinity,
+  },
+  'cache purge': { summary: 'Delete package versions by id/version pattern or by age (--unused-days).', args: '[<id>[@<version>]...]', maxArgs: Infinity },
+  'cache pin': { summary: 'Pin package versions: retention never evicts them.', args: '<id>[@<version>]...', maxArgs: Infinity },
+  'cache unpin': { summary: 'Remove pins (retention may evict the versions again).', args: '<id>[@<version>]...', maxArgs: Infinity },
+};
 
 type Kind = 'string' | 'int' | 'bool' | 'url' | 'path' | 'file' | 'enum' | 'header' | 'size' | 'blob-store';
 
@@ -151,13 +183,21 @@ export interface Config {
   readonly retentionIntervalSeconds: number;
   readonly evictionGraceSeconds: number;
   readonly uiToken: string | null;
+  readonly json: boolean;
+  readonly quarantine: boolean;
+  readonly unusedDays: number | null;
+  readonly dryRun: boolean;
+  readonly includePinned: boolean;
 }
 
 const ALL: readonly Command[] = ['serve', 'prefetch', 'export', 'import'];
 const NET: readonly Command[] = ['serve', 'prefetch'];
+const CACHE: readonly CacheCommand[] = ['cache list', 'cache stats', 'cache verify', 'cache purge', 'cache pin', 'cache unpin'];
+/** Everything that opens the blob store. */
+const STORE: readonly Command[] = [...ALL, ...CACHE];
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { key: 'configFile', flag: 'config', kind: 'file', default: null, group: 'Configuration file', commands: ALL,
+  { key: 'configFile', flag: 'config', kind: 'file', default: null, group: 'Configuration file', commands: STORE,
     description: 'YAML file with settings (any option below by name), several upstreams, packageSourceMapping, policy, or nugetConfig: a nuget.config to take sources, mapping and credentials from. Flags and environment variables win over it; ${VAR} in it is read from the environment.' },
   { key: 'host', flag: 'host', kind: 'string', default: '127.0.0.1', group: 'Server', commands: ['serve'],
     description: 'Address to listen on. Use 0.0.0.0 in containers.' },
@@ -213,15 +253,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'noProxy', flag: 'no-proxy', kind: 'string', default: null, envNames: ['NO_PROXY', 'no_proxy'], group: 'Egress', commands: NET,
     description: "Comma-separated hosts, domain suffixes (.corp.example), host:port or '*' that bypass the forward proxy." },
 
-  { key: 'cacheDir', flag: 'cache-dir', kind: 'path', default: './data', group: 'Cache', commands: ALL,
+  { key: 'cacheDir', flag: 'cache-dir', kind: 'path', default: './data', group: 'Cache', commands: STORE,
     description: 'Directory for packages, metadata and temporary files. With --blob-store s3://… it holds only local scratch (spooled downloads, import staging).' },
-  { key: 'blobStore', flag: 'blob-store', kind: 'blob-store', default: null, group: 'Object storage', commands: ALL,
+  { key: 'blobStore', flag: 'blob-store', kind: 'blob-store', default: null, group: 'Object storage', commands: STORE,
     description: 'Keep packages and persistent metadata in S3-compatible object storage: s3://BUCKET/PREFIX. Empty: in --cache-dir. Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN), or AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (EKS), or the other sources of the AWS SDK\'s default chain.' },
-  { key: 's3Endpoint', flag: 's3-endpoint', kind: 'url', default: null, group: 'Object storage', commands: ALL,
+  { key: 's3Endpoint', flag: 's3-endpoint', kind: 'url', default: null, group: 'Object storage', commands: STORE,
     description: 'URL of an S3-compatible server (MinIO, Ceph RGW, …); empty: AWS S3.' },
   { key: 's3Region', flag: 's3-region', kind: 'string', default: 'us-east-1', envNames: ['NUGET_PROXY_S3_REGION', 'AWS_REGION'],
-    group: 'Object storage', commands: ALL, description: "The bucket's region (AWS_REGION when this is not set)." },
-  { key: 's3ForcePathStyle', flag: 's3-force-path-style', kind: 'bool', default: false, group: 'Object storage', commands: ALL,
+    group: 'Object storage', commands: STORE, description: "The bucket's region (AWS_REGION when this is not set)." },
+  { key: 's3ForcePathStyle', flag: 's3-force-path-style', kind: 'bool', default: false, group: 'Object storage', commands: STORE,
     description: 'Address buckets as ENDPOINT/BUCKET instead of BUCKET.ENDPOINT (most self-hosted servers need this).' },
   { key: 'redisUrl', flag: 'redis-url', kind: 'url', default: null, group: 'Cache', commands: ALL,
     description: 'Share metadata between replicas and coordinate their fills through Redis (redis:// or rediss://). Without it metadata lives in memory and in --cache-dir, and fills are coordinated by lock files in --cache-dir.' },
@@ -259,19 +299,30 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'When a stale copy exists, how long to wait for upstream revalidation before serving the stale copy (the revalidation finishes in the background).' },
 
   { key: 'logLevel', flag: 'log-level', kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-    defaultFor: { prefetch: 'warn', export: 'warn', import: 'warn' },
-    group: 'Logging', commands: ALL, description: 'Minimum log level (prefetch, export and import default to warn: their progress and summary say the rest).' },
-  { key: 'logFormat', flag: 'log-format', kind: 'enum', default: 'json', values: ['json', 'pretty'], group: 'Logging', commands: ALL,
+    defaultFor: { prefetch: 'warn', export: 'warn', import: 'warn', ...Object.fromEntries(CACHE.map((c) => [c, 'warn'])) },
+    group: 'Logging', commands: STORE, description: 'Minimum log level (every command but serve defaults to warn: its progress and summary say the rest).' },
+  { key: 'logFormat', flag: 'log-format', kind: 'enum', default: 'json', values: ['json', 'pretty'], group: 'Logging', commands: STORE,
     description: 'json lines (production) or pretty (development; needs the pino-pretty dev dependency).' },
 
-  { key: 'concurrency', flag: 'concurrency', kind: 'int', default: 8, min: 1, max: 64, group: 'prefetch', commands: ['prefetch'],
-    description: 'Packages fetched in parallel.' },
+  { key: 'concurrency', flag: 'concurrency', kind: 'int', default: 8, min: 1, max: 64, group: 'prefetch / cache verify', commands: ['prefetch', 'cache verify'],
+    description: 'Packages fetched (prefetch) or checked (cache verify) in parallel.' },
   { key: 'pin', flag: 'pin', kind: 'bool', default: false, group: 'prefetch', commands: ['prefetch'],
     description: 'Pin every package version prefetch resolves: cache retention never evicts it (as packages imported from a bundle).' },
   { key: 'selection', flag: 'selection', kind: 'path', default: null, group: 'prefetch / export', commands: ['prefetch', 'export'],
     description: 'prefetch: write the list of what it fetched to this file. export: bundle only what this file lists.' },
   { key: 'output', flag: 'output', kind: 'path', default: null, group: 'export', commands: ['export'],
     description: 'Bundle file to write (required for export).' },
+
+  { key: 'json', flag: 'json', kind: 'bool', default: false, group: 'cache commands', commands: CACHE,
+    description: 'Print one JSON document on stdout (for scripts) instead of a table.' },
+  { key: 'quarantine', flag: 'quarantine', kind: 'bool', default: false, group: 'cache commands', commands: ['cache verify'],
+    description: 'Move damaged package versions out of the cache into quarantine/ (the next request fills them again from upstream); without it verify only reports.' },
+  { key: 'unusedDays', flag: 'unused-days', kind: 'int', default: null, min: 1, group: 'cache commands', commands: ['cache purge'],
+    description: 'Purge versions neither served nor filled for this many days (with patterns: only those that match).' },
+  { key: 'dryRun', flag: 'dry-run', kind: 'bool', default: false, group: 'cache commands', commands: ['cache purge'],
+    description: 'Show what purge would delete, and delete nothing.' },
+  { key: 'includePinned', flag: 'include-pinned', kind: 'bool', default: false, group: 'cache commands', commands: ['cache purge'],
+    description: 'Purge pinned versions too (by default they are kept and reported).' },
 ];
 
 const SIZE_UNITS: Record<string, number> = {
@@ -303,9 +354,23 @@ function readEnv(spec: OptionSpec, env: Readonly<Record<string, string | undefin
   return null;
 }
 
+/** Something about the environment worth telling, that does not stop the command. */
+export interface ConfigNote {
+  readonly level: 'warn' | 'info';
+  /** Constant (the log line's msg). */
+  readonly msg: string;
+  /** The sentence for people: tools print it, serve logs it as `detail`. */
+  readonly detail: string;
+  readonly variable: string;
+  /** The option the variable was probably meant to be. */
+  readonly suggestion?: string;
+}
+
 export interface ParsedArgs {
   readonly config: Config;
   readonly positionals: readonly string[];
+  /** Unknown NUGET_PROXY_* variables (warn) and ignored Kubernetes service links (info). */
+  readonly notes: readonly ConfigNote[];
 }
 
 export class ConfigError extends Error {
@@ -526,9 +591,89 @@ function resolveMapping(raw: ReadonlyArray<readonly [string, unknown]>, upstream
   return out;
 }
 
+const ENV_PREFIX = 'NUGET_PROXY_';
+
 /**
- * Parses flags (`--name value`, `--name=value`, `--flag` / `--no-flag` for booleans) over environment
- * variables over defaults. Throws ConfigError listing every problem.
+ * What Kubernetes injects into every pod for each Service of its namespace ("service links", unless the pod
+ * sets enableServiceLinks: false): for a Service named nuget-proxy (or nuget-proxy-…) NUGET_PROXY_SERVICE_HOST,
+ * NUGET_PROXY_SERVICE_PORT[_<name>], NUGET_PROXY_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR], and
+ * NUGET_PROXY_PORT=tcp://host:port — which shares its name with --port's variable.
+ */
+const SERVICE_LINK_NAME = /^NUGET_PROXY(?:_[A-Z0-9_]+)?_(?:SERVICE_HOST|SERVICE_PORT(?:_[A-Z0-9_]+)?|PORT_[0-9]+_(?:TCP|UDP|SCTP)(?:_(?:PROTO|PORT|ADDR))?)$/;
+const SERVICE_LINK_URL = /^(?:tcp|udp|sctp):\/\/[^\s/]+:[0-9]+$/;
+
+function isServiceLinkUrl(name: string, value: string): boolean {
+  return /^NUGET_PROXY(?:_[A-Z0-9_]+)?_PORT$/.test(name) && SERVICE_LINK_URL.test(value.trim());
+}
+
+/**
+ * Set by the Helm chart and the benchmarks for worker processes (issue 9), which this build does not run:
+ * recognised, so a pod's log does not call it a misspelling of NUGET_PROXY_REWRITE_WORKERS.
+ */
+const NOT_READ_YET = ['NUGET_PROXY_WORKERS'];
+
+/** Every NUGET_PROXY_* variable some command reads. */
+const KNOWN_ENV = new Set(OPTIONS.flatMap((o) => [envName(o), ...(o.envNames ?? [])]).filter((n) => n.startsWith(ENV_PREFIX)));
+
+/**
+ * Notes on NUGET_PROXY_* variables no option reads: a misspelling (warn) or a Kubernetes service link
+ * (ignored). `referenced`: variables the configuration file reads (`${NUGET_PROXY_FEED_TOKEN}`), not mistakes.
+ */
+function checkEnvironment(env: Readonly<Record<string, string | undefined>>, referenced: ReadonlySet<string>): ConfigNote[] {
+  const notes: ConfigNote[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || value === undefined || value === '' || referenced.has(name)) continue;
+    if (isServiceLinkUrl(name, value)) {
+      if (KNOWN_ENV.has(name))
+        notes.push({
+          level: 'info',
+          msg: 'Kubernetes service link variable ignored',
+          detail: `${name}=${value.trim()} is a Kubernetes service link (a Service named ${name.slice(0, -'_PORT'.length).toLowerCase().replace(/_/g, '-')}), not a port: ignored (set enableServiceLinks: false on the pod to drop it)`,
+          variable: name,
+        });
+      continue;
+    }
+    if (KNOWN_ENV.has(name) || NOT_READ_YET.includes(name) || SERVICE_LINK_NAME.test(name)) continue;
+    const suggestion = closestMatch(name.slice(ENV_PREFIX.length), [...KNOWN_ENV].map((n) => n.slice(ENV_PREFIX.length)));
+    const spec = suggestion === null ? undefined : OPTIONS.find((o) => envName(o) === ENV_PREFIX + suggestion || o.envNames?.includes(ENV_PREFIX + suggestion));
+    notes.push({
+      level: 'warn',
+      msg: 'unknown NUGET_PROXY_ variable ignored',
+      detail: `${name} is not a nuget-proxy setting and is ignored${suggestion ? `; did you mean ${ENV_PREFIX}${suggestion}${spec ? ` (--${spec.flag})` : ''}?` : ''}`,
+      variable: name,
+      ...(suggestion ? { suggestion: ENV_PREFIX + suggestion } : {}),
+    });
+  }
+  return notes;
+}
+
+/** Conventional one-letter options people try (`-p 5000`), and what they mean here. */
+const SHORT_ALIASES: Readonly<Record<string, string>> = { p: 'port', u: 'upstream', c: 'cache-dir', o: 'output', l: 'log-level', j: 'json', n: 'dry-run', q: 'quarantine' };
+
+/** The option a single-dash argument (`-p`, `-port`) was probably meant to be. */
+function suggestForSingleDash(name: string, specs: readonly OptionSpec[]): OptionSpec | null {
+  if (name.length === 1) {
+    const alias = SHORT_ALIASES[name.toLowerCase()];
+    const byAlias = specs.find((s) => s.flag === alias);
+    if (byAlias) return byAlias;
+    const starting = specs.filter((s) => s.flag.startsWith(name.toLowerCase()));
+    return starting.length === 1 ? (starting[0] ?? null) : null;
+  }
+  const flag = closestMatch(name, specs.map((s) => s.flag));
+  return specs.find((s) => s.flag === flag) ?? null;
+}
+
+/** `serve, prefetch, cache` — the six cache commands shown as one when an option applies to them all. */
+function commandList(commands: readonly Command[]): string {
+  const all = CACHE.every((c) => commands.includes(c));
+  return [...commands.filter((c) => !all || !CACHE.includes(c as CacheCommand)), ...(all ? ['cache'] : [])].join(', ');
+}
+
+/**
+ * Parses flags (`--name value`, `--name=value`, `--flag` / `--no-flag` for booleans; `--` ends the options)
+ * over environment variables over defaults. Refuses unknown flags, single-dash forms and arguments the
+ * command does not take, naming the closest valid option; notes NUGET_PROXY_* variables no option reads.
+ * Throws ConfigError listing every problem.
  */
 export function parseConfig(
   command: Command,
@@ -541,18 +686,36 @@ export function parseConfig(
   const byFlag = new Map(specs.map((s) => [s.flag, s]));
   const values = new Map<keyof Config, unknown>();
   const positionals: string[] = [];
+  const help = `see nuget-proxy ${command} --help`;
 
   for (const spec of specs) {
     const found = readEnv(spec, env);
-    if (found) values.set(spec.key, parseValue(spec, found[1], found[0], problems, baseDir));
+    if (found && !isServiceLinkUrl(found[0], found[1])) values.set(spec.key, parseValue(spec, found[1], found[0], problems, baseDir));
   }
+  /** Skips the argument after an option we could not use, when it looks like that option's value. */
+  const skipValue = (i: number): number => {
+    const next = argv[i + 1];
+    return next !== undefined && !next.startsWith('-') ? i + 1 : i;
+  };
+  let optionsEnded = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
-    if (!arg.startsWith('--')) {
+    if (optionsEnded || arg === '-' || !arg.startsWith('-')) {
       positionals.push(arg);
       continue;
     }
+    if (arg === '--') {
+      optionsEnded = true;
+      continue;
+    }
     const eq = arg.indexOf('=');
+    if (!arg.startsWith('--')) {
+      const name = eq >= 0 ? arg.slice(1, eq) : arg.slice(1);
+      const meant = suggestForSingleDash(name, specs);
+      problems.push(`${arg}: options take two dashes${meant ? `; did you mean --${meant.flag}?` : ` (${help})`}`);
+      if (eq < 0 && meant?.kind !== 'bool') i = skipValue(i);
+      continue;
+    }
     let name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
     let negated = false;
     if (!byFlag.has(name) && name.startsWith('no-') && byFlag.get(name.slice(3))?.kind === 'bool') {
@@ -561,7 +724,18 @@ export function parseConfig(
     }
     const spec = byFlag.get(name);
     if (!spec) {
-      problems.push(`unknown option --${name} for '${command}' (see --help)`);
+      const elsewhere = OPTIONS.find((o) => o.flag === name);
+      const valued = name.startsWith('no-') ? byFlag.get(name.slice(3)) : undefined;
+      const closest = closestMatch(name, specs.map((s) => s.flag));
+      const hint = elsewhere
+        ? ` (it is an option of ${commandList(elsewhere.commands)})`
+        : valued
+          ? ` (--${valued.flag} takes a value; only on/off options have a --no- form)`
+          : closest
+            ? `; did you mean --${closest}?`
+            : ` (${help})`;
+      problems.push(`unknown option --${name} for '${command}'${hint}`);
+      if (eq < 0 && byFlag.get(closest ?? '')?.kind !== 'bool' && elsewhere?.kind !== 'bool') i = skipValue(i);
       continue;
     }
     let raw: string;
@@ -578,11 +752,29 @@ export function parseConfig(
     }
     values.set(spec.key, parseValue(spec, raw, `--${name}`, problems, baseDir));
   }
+  // Stray arguments are refused here; too few is the command's to say (programs build a configuration
+  // with parseConfig before they know the arguments).
+  const { maxArgs, args } = COMMANDS[command];
+  for (const extra of positionals.slice(maxArgs)) {
+    const flag = closestMatch(extra, specs.map((s) => s.flag));
+    const what = maxArgs === 0 ? `'${command}' takes no arguments, only options` : `'${command}' takes ${maxArgs === 1 ? 'one argument' : `at most ${maxArgs} arguments`}: ${args}`;
+    problems.push(`unexpected argument '${extra}': ${what}${flag ? `; did you mean --${flag}?` : ` (${help})`}`);
+  }
 
   // The configuration file: what it sets counts where neither a flag nor the environment did.
   const configPath = values.get('configFile');
-  const file = typeof configPath === 'string' && existsSync(configPath) ? readConfigFile(configPath, env, problems) : null;
+  // The variables the file reads are recorded, so the check below does not call them unknown.
+  const referenced = new Set<string>();
+  const recording = new Proxy(env, {
+    get: (target, name) => {
+      if (typeof name !== 'string') return undefined;
+      referenced.add(name);
+      return target[name];
+    },
+  });
+  const file = typeof configPath === 'string' && existsSync(configPath) ? readConfigFile(configPath, recording, problems) : null;
   if (file) applyFileOptions(command, file, values, problems);
+  const notes = checkEnvironment(env, referenced);
 
   const out: Record<string, unknown> = {};
   for (const spec of OPTIONS) {
@@ -634,7 +826,7 @@ export function parseConfig(
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { config: Object.freeze(config), positionals: Object.freeze(positionals) };
+  return { config: Object.freeze(config), positionals: Object.freeze(positionals), notes: Object.freeze(notes) };
 }
 
 function maskUrlCredentials(url: string): string {
@@ -731,7 +923,7 @@ export function renderConfigReference(): string {
   for (const spec of OPTIONS) {
     const def = formatDefault(spec);
     rows.push(
-      `| \`--${spec.flag}\` | \`${envName(spec)}\` | ${def ? `\`${def}\`` : '—'} | ${spec.commands.join(', ')} | ${spec.description.replace(/\|/g, '\\|')} |`,
+      `| \`--${spec.flag}\` | \`${envName(spec)}\` | ${def ? `\`${def}\`` : '—'} | ${commandList(spec.commands)} | ${spec.description.replace(/\|/g, '\\|')} |`,
     );
   }
   return rows.join('\n');

@@ -1,4 +1,5 @@
-// The pino factory: JSON lines to stdout, secrets redacted; pretty output only when asked for (development).
+// The pino factory: JSON lines to stdout with level names ("level":"info", as Loki, ELK and Datadog expect),
+// secrets redacted (an unset one stays null); pretty output only when asked for (development).
 
 import { pino, type Logger } from 'pino';
 
@@ -23,8 +24,10 @@ export function createLogger(options: { level: string; format: 'json' | 'pretty'
   const base = {
     level: options.level,
     base: { service: 'nuget-proxy' },
-    redact: { paths: REDACT_PATHS, censor: '***' },
+    // A secret that is not set is shown as such (null), not as '***' that reads as "set".
+    redact: { paths: REDACT_PATHS, censor: (value: unknown) => (value === null || value === undefined ? value : '***') },
     timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label: string) => ({ level: label }) },
   };
   if (options.format === 'pretty' && !destination) {
     return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true } } });

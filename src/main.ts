@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { createApp } from './app.ts';
-import { redactConfig, type Config } from './config.ts';
+import { redactConfig, type Config, type ConfigNote } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createProxy, type Proxy } from './proxy.ts';
@@ -25,11 +25,14 @@ export interface RunningServer {
 export interface StartOptions {
   readonly log?: Logger;
   readonly metrics?: Metrics;
+  /** What parsing the configuration noticed (unknown NUGET_PROXY_* variables, ignored service links): logged at start. */
+  readonly notes?: readonly ConfigNote[];
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const metrics = options.metrics ?? createMetrics();
+  for (const n of options.notes ?? []) log[n.level]({ variable: n.variable, suggestion: n.suggestion, detail: n.detail }, n.msg);
   const proxy = await createProxy(config, log, metrics);
   let shuttingDown = false;
   let writableCheck: { at: number; ok: boolean; error?: string } = { at: 0, ok: true };

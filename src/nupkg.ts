@@ -2,24 +2,32 @@
 // (a spooled download being verified) or from an object in the blob store (ranged reads, any backend).
 // The only importer of yauzl. Reads the central directory, so a truncated or non-zip file is rejected.
 
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { parseNuspec, type Nuspec } from './nuget/nuspec.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 
-/** Where a package's bytes are: a local file path, or an object of known size in a blob store. */
-export type ZipSource = string | { readonly blobs: BlobStore; readonly key: string; readonly size: number };
+/**
+ * Where a package's bytes are: a local file path, or an object of known size in a blob store — optionally
+ * with its last bytes already in memory (`tail`, from a read of the whole object), so the central directory
+ * costs no further request.
+ */
+export type ZipSource = string | { readonly blobs: BlobStore; readonly key: string; readonly size: number; readonly tail?: Buffer };
 
-/** Serves yauzl's range reads from the blob store (a stream per range, opened lazily). */
+/** Serves yauzl's range reads from the blob store (a stream per range, opened lazily), or from the tail in memory. */
 class BlobRangeReader extends yauzl.RandomAccessReader {
   constructor(
     private readonly blobs: BlobStore,
     private readonly key: string,
+    private readonly size: number,
+    private readonly tail: Buffer | undefined,
   ) {
     super();
   }
 
   override _readStreamForRange(start: number, end: number): Readable {
+    const tailStart = this.size - (this.tail?.length ?? 0);
+    if (this.tail && start >= tailStart) return Readable.from([this.tail.subarray(start - tailStart, end - tailStart)]);
     const out = new PassThrough();
     this.blobs.openRead(this.key, { start, end }).then(
       (stream) => {
@@ -46,7 +54,7 @@ function openZip(source: ZipSource): Promise<yauzl.ZipFile> {
       else resolve(zip);
     };
     if (typeof source === 'string') yauzl.open(source, ZIP_OPTIONS, done);
-    else yauzl.fromRandomAccessReader(new BlobRangeReader(source.blobs, source.key), source.size, ZIP_OPTIONS, done);
+    else yauzl.fromRandomAccessReader(new BlobRangeReader(source.blobs, source.key, source.size, source.tail), source.size, ZIP_OPTIONS, done);
   });
 }
 
@@ -114,6 +122,45 @@ export async function readNupkgManifest(source: ZipSource): Promise<NupkgManifes
     return { nuspec: parseNuspec(found.data.toString('utf8')), nuspecXml: found.data };
   } catch (err) {
     throw new NupkgError((err as Error).message);
+  }
+}
+
+/**
+ * Checks a package's zip structure: every entry of the central directory reads (names, sizes, offsets inside
+ * the file), and the root .nuspec decompresses and parses. Returns the entry count and the nuspec.
+ */
+export async function checkNupkgStructure(source: ZipSource): Promise<{ entries: number; nuspec: Nuspec }> {
+  const zip = await openZip(source);
+  try {
+    let entries = 0;
+    const found: { nuspec?: Promise<Buffer> } = {};
+    await new Promise<void>((resolve, reject) => {
+      zip.on('error', (e: Error) => reject(new NupkgError(`corrupt zip: ${e.message}`)));
+      zip.on('end', () => resolve());
+      zip.on('entry', (entry: yauzl.Entry) => {
+        entries++;
+        if (entry.relativeOffsetOfLocalHeader + entry.compressedSize > zip.fileSize) {
+          reject(new NupkgError(`entry ${entry.fileName} lies beyond the end of the file`));
+          return;
+        }
+        if (!found.nuspec && !entry.fileName.includes('/') && entry.fileName.toLowerCase().endsWith('.nuspec')) {
+          found.nuspec = readEntry(zip, entry);
+          found.nuspec.then(() => zip.readEntry(), reject);
+        } else {
+          zip.readEntry();
+        }
+      });
+      zip.readEntry();
+    });
+    if (!found.nuspec) throw new NupkgError('package has no .nuspec at its root');
+    const xml = await found.nuspec;
+    try {
+      return { entries, nuspec: parseNuspec(xml.toString('utf8')) };
+    } catch (err) {
+      throw err instanceof NupkgError ? err : new NupkgError((err as Error).message);
+    }
+  } finally {
+    zip.close();
   }
 }
 

@@ -69,6 +69,42 @@ export function publicBaseFor(ctx: Context, config: Pick<Config, 'publicUrl' | '
   return { base: `${proto}://${host}${prefix}`, https: proto === 'https' };
 }
 
+/** `host[:port]` of a base URL, the default port dropped, loopback names as one. */
+function hostKey(host: string, https: boolean): string {
+  let h = host.toLowerCase();
+  if (h.endsWith(https ? ':443' : ':80')) h = h.slice(0, h.lastIndexOf(':'));
+  const port = /:[0-9]+$/.exec(h)?.[0] ?? '';
+  const name = port ? h.slice(0, -port.length) : h;
+  return LOOPBACK_NAMES.has(name) ? `loopback${port}` : h;
+}
+
+/**
+ * Says once per process, as a warning, that clients are handed URLs under another host than the one they
+ * asked for — e.g. docker compose with NUGET_PROXY_BIND=0.0.0.0 and no public URL hands remote clients
+ * 127.0.0.1 URLs they cannot follow. Only requests that are handed URLs are checked (not probes or scrapes).
+ */
+export class HostMismatchWarning {
+  private warned = false;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly config: Pick<Config, 'publicUrl' | 'trustProxy'>,
+  ) {}
+
+  check(ctx: Context, publicBase: string): void {
+    if (this.warned) return;
+    const asked = (this.config.trustProxy ? first(ctx.get('X-Forwarded-Host')) : '') || ctx.get('Host');
+    const https = publicBase.startsWith('https:');
+    const handed = publicBase.slice(publicBase.indexOf('//') + 2).split('/', 1)[0] ?? '';
+    if (!asked || hostKey(asked, https) === hostKey(handed, https)) return;
+    this.warned = true;
+    const detail = this.config.publicUrl
+      ? `requests arrive for ${asked}, but --public-url (NUGET_PROXY_PUBLIC_URL) points every URL the proxy hands out at ${handed}: clients that cannot reach ${handed} will fail. Set it to the address clients use.`
+      : `requests arrive for ${asked}, which is not this machine's name, so the URLs handed out use the listening address ${handed}. Set --public-url (NUGET_PROXY_PUBLIC_URL) to the address clients use, or --trust-proxy behind a reverse proxy.`;
+    this.log.warn({ requestHost: asked, publicBase, detail }, 'clients are handed URLs under another host than the one they asked for');
+  }
+}
+
 /** Raw (still percent-encoded) path segments after `prefix`. */
 function segmentsAfter(ctx: Context, prefix: string): string[] {
   return ctx.path.slice(prefix.length).split('/');
@@ -78,8 +114,10 @@ export function createRouter(deps: RouteDeps): Router {
   const { proxy, writer } = deps;
   const router = new Router();
 
+  const hostCheck = new HostMismatchWarning(proxy.log, proxy.config);
   const rcOf = (ctx: Context): RequestContext => {
     const { base, https } = publicBaseFor(ctx, proxy.config, deps.tls);
+    hostCheck.check(ctx, base);
     ctx.state['publicBase'] = base;
     return { publicBase: base, https, log: (ctx.state['log'] as Logger | undefined) ?? proxy.log };
   };
@@ -145,7 +183,7 @@ export function createRouter(deps: RouteDeps): Router {
     ctx.body = await proxy.metrics.registry.metrics();
   });
 
-  addWebRoutes(router, deps);
+  addWebRoutes(router, deps, hostCheck);
 
   router.all('/{*rest}', (ctx) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new MethodNotAllowed();
@@ -198,7 +236,7 @@ function redirect(location: string, headers: Record<string, string> = {}): Reply
  * The read-only web page: overview with the package list at `/`, a page per package, its assets, and the
  * optional access-token gate (--ui-token). The NuGet routes under /v3 never pass through the gate.
  */
-function addWebRoutes(router: Router, deps: RouteDeps): void {
+function addWebRoutes(router: Router, deps: RouteDeps, hostCheck: HostMismatchWarning): void {
   const { proxy, writer } = deps;
   const gate = proxy.config.uiToken ? new AccessToken(proxy.config.uiToken) : null;
 
@@ -210,6 +248,7 @@ function addWebRoutes(router: Router, deps: RouteDeps): void {
 
   const requestOf = (ctx: Context): PageRequest => {
     const { base, https } = publicBaseFor(ctx, proxy.config, deps.tls);
+    hostCheck.check(ctx, base);
     ctx.state['publicBase'] = base;
     return { publicBase: base, https, shell: { basePath: basePathOf(base), title: '', tokenGate: gate !== null } };
   };

@@ -1,11 +1,13 @@
-// prefetch, export and import as CLI commands: wire a logger and the terminal, run the tool, print its
-// summary on stdout, and turn the outcome into an exit code (0 ok, 1 failures or a refused bundle, 2 usage).
+// prefetch, export, import and the cache commands as CLI commands: wire a logger and the terminal, run the
+// tool, print its summary on stdout, and turn the outcome into an exit code (0 ok, 1 failures or a refused
+// bundle, 2 usage). parseConfig has refused extra arguments; missing ones are each tool's to say.
 
 import type { Command, Config } from '../config.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { exportBundle, formatExportSummary } from '../bundles/export.ts';
 import { formatImportSummary, importBundle } from '../bundles/import.ts';
 import { formatPrefetchSummary, prefetch } from '../prefetch/prefetch.ts';
+import { runCacheCommand } from './cache.ts';
 import { Terminal, type TextSink } from './progress.ts';
 import { ToolError } from './tool.ts';
 
@@ -39,16 +41,17 @@ export async function run(command: Exclude<Command, 'serve'>, config: Config, po
         return result.failures.length > 0 ? 1 : 0;
       }
       case 'export': {
-        if (positionals.length > 0) throw new ToolError(`export takes no positional arguments (got ${positionals.join(' ')}); use --output <bundle>`, 2);
         print(formatExportSummary(await exportBundle(config, deps)));
         return 0;
       }
       case 'import': {
-        const [bundle, ...extra] = positionals;
-        if (bundle === undefined || extra.length > 0) throw new ToolError('import takes exactly one bundle file', 2);
+        const [bundle] = positionals;
+        if (bundle === undefined) throw new ToolError('import takes exactly one bundle file', 2);
         print(formatImportSummary(await importBundle(config, bundle, deps)));
         return 0;
       }
+      default:
+        return await runCacheCommand(command, config, positionals, { terminal: io.terminal, out: io.out });
     }
   } catch (err) {
     if (err instanceof ToolError) {

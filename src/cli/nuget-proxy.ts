@@ -1,45 +1,82 @@
 #!/usr/bin/env node
-// The nuget-proxy command line: subcommands, --help, configuration errors, exit codes.
+// The nuget-proxy command line: subcommands, help (--help, -h, help <command>), --version, configuration
+// errors and notes, exit codes (0 ok, 1 failed, 2 usage).
 
-import { ConfigError, parseConfig, renderOptionsHelp, type Command } from '../config.ts';
+import { COMMANDS, ConfigError, parseConfig, renderOptionsHelp, type CacheCommand, type Command, type ConfigNote } from '../config.ts';
 import { startServer } from '../main.ts';
+import { closestMatch } from '../suggest.ts';
+import { VERSION } from '../version.ts';
 
-const COMMANDS: Record<Command, string> = {
-  serve: 'Run the proxy (HTTP or HTTPS) in front of the upstream feed.',
-  prefetch: 'Warm the cache from lock files, projects, package lists or directories (connected side).',
-  export: 'Write the cache (or a prefetch selection) into one bundle file with SHA-512 checksums.',
-  import: 'Verify a bundle and merge it into the cache (air-gapped side).',
-};
+const ALL_COMMANDS = Object.keys(COMMANDS) as Command[];
+const CACHE_ACTIONS = ALL_COMMANDS.filter((c) => c.startsWith('cache ')).map((c) => c.slice('cache '.length));
+/** The first words a command line may start with. */
+const TOP_WORDS = [...ALL_COMMANDS.filter((c) => !c.startsWith('cache ')), 'cache', 'help'];
 
-const USAGE: Record<Command, string> = {
-  serve: 'nuget-proxy serve [options]',
-  prefetch: 'nuget-proxy prefetch [options] <input>... (packages.lock.json, project.assets.json, *.csproj, Directory.Packages.props, packages.config, id@version lists, directories)',
-  export: 'nuget-proxy export --output <bundle> [--selection <file>] [options]',
-  import: 'nuget-proxy import [options] <bundle>',
-};
+class UsageError extends Error {}
+
+function commandLines(commands: readonly Command[]): string[] {
+  return commands.map((c) => `  ${c.padEnd(14)}${COMMANDS[c].summary}`);
+}
 
 function mainHelp(): string {
-  const lines = [
-    'nuget-proxy — a NuGet V3 pull-through cache for dotnet restore, nuget.exe and Visual Studio.',
+  return [
+    `nuget-proxy ${VERSION} — a NuGet V3 pull-through cache for dotnet restore, nuget.exe and Visual Studio.`,
     '',
     'Usage: nuget-proxy <command> [options]',
     '',
     'Commands:',
-    ...Object.entries(COMMANDS).map(([c, d]) => `  ${c.padEnd(10)}${d}`),
+    ...commandLines(ALL_COMMANDS),
     '',
-    "Run 'nuget-proxy <command> --help' for a command's options. Every option can also be set with the",
-    'environment variable shown in its help (NUGET_PROXY_<OPTION>); flags win over the environment.',
-  ];
-  return lines.join('\n');
+    "Run 'nuget-proxy help <command>' (or 'nuget-proxy <command> --help') for a command's options. Every option",
+    'can also be set with the environment variable shown in its help (NUGET_PROXY_<OPTION>); flags win over',
+    'the environment. Options take two dashes (--port 5000 or --port=5000). --version prints the version.',
+  ].join('\n');
+}
+
+function cacheHelp(): string {
+  return [
+    'Usage: nuget-proxy cache <list|stats|verify|purge|pin|unpin> [options] [<id>[@<version>]...]',
+    '',
+    'Work on the cache of a proxy (running or not) through its blob store: the same --cache-dir or',
+    '--blob-store settings as serve. Patterns: an id or id@version, * matches any run of characters',
+    "(Contoso.*, Newtonsoft.Json@13.*, *@*-beta*); a version without * matches its normalized form (1.0 = 1.0.0).",
+    '',
+    ...commandLines(ALL_COMMANDS.filter((c) => c.startsWith('cache '))),
+    '',
+    "Run 'nuget-proxy help cache <action>' for an action's options.",
+  ].join('\n');
 }
 
 function commandHelp(command: Command): string {
-  return [`Usage: ${USAGE[command]}`, '', COMMANDS[command], renderOptionsHelp(command)].join('\n');
+  const { args, summary } = COMMANDS[command];
+  return [`Usage: nuget-proxy ${command} [options]${args ? ` ${args}` : ''}`, '', summary, renderOptionsHelp(command)].join('\n');
+}
+
+function unknownWord(kind: string, word: string, candidates: readonly string[]): UsageError {
+  const near = closestMatch(word, candidates);
+  return new UsageError(`unknown ${kind} '${word}'${near ? `; did you mean '${near}'?` : ''} (one of: ${candidates.join(', ')})`);
+}
+
+/** `serve …` → serve; `cache verify …` → cache verify; with the arguments after the command words. */
+function resolveCommand(words: readonly string[]): { command: Command | 'cache'; rest: string[] } {
+  const [first = '', second, ...after] = words;
+  if (first === 'cache') {
+    if (second === undefined || second.startsWith('-')) return { command: 'cache', rest: words.slice(1) };
+    if (!CACHE_ACTIONS.includes(second)) throw unknownWord('cache action', second, CACHE_ACTIONS);
+    return { command: `cache ${second}` as CacheCommand, rest: after };
+  }
+  if (first in COMMANDS) return { command: first as Command, rest: words.slice(1) };
+  throw unknownWord('command', first, TOP_WORDS);
+}
+
+function printNotes(command: Command, notes: readonly ConfigNote[]): void {
+  for (const n of notes) console.error(`nuget-proxy ${command}: ${n.level === 'warn' ? 'warning' : 'note'}: ${n.detail}`);
 }
 
 async function runServe(argv: string[]): Promise<number> {
-  const { config } = parseConfig('serve', argv, process.env);
-  const running = await startServer(config);
+  const { config, notes } = parseConfig('serve', argv, process.env);
+  // serve logs the notes (JSON lines, like everything it says), other commands print them on stderr.
+  const running = await startServer(config, { notes });
   const onSignal = (signal: NodeJS.Signals) => {
     running.proxy.log.info({ signal }, 'signal received');
     void running.stop().then(() => process.exit(0));
@@ -52,44 +89,74 @@ async function runServe(argv: string[]): Promise<number> {
 }
 
 async function runTool(command: Exclude<Command, 'serve'>, argv: string[]): Promise<number> {
-  const { config, positionals } = parseConfig(command, argv, process.env);
+  const { config, positionals, notes } = parseConfig(command, argv, process.env);
+  printNotes(command, notes);
   const tools = await import('./commands.ts');
   return tools.run(command, config, positionals);
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [first, ...rest] = argv;
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    console.log(mainHelp());
-    return first === undefined ? 2 : 0;
-  }
-  if (first === '--version') {
-    console.log('nuget-proxy 0.1.0');
-    return 0;
-  }
-  if (!(first in COMMANDS)) {
-    console.error(`nuget-proxy: unknown command '${first}'\n\n${mainHelp()}`);
+  const [first] = argv;
+  if (first === undefined) {
+    console.error(mainHelp());
     return 2;
   }
-  const command = first as Command;
-  if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(commandHelp(command));
+  if (first === '--help' || first === '-h') {
+    console.log(mainHelp());
+    return 0;
+  }
+  if (first === '--version' || first === 'version') {
+    console.log(`nuget-proxy ${VERSION}`);
     return 0;
   }
   try {
-    return command === 'serve' ? await runServe(rest) : await runTool(command, rest);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`nuget-proxy ${command}: ${err.message}`);
-      return 2;
+    if (first === 'help') {
+      const words = argv.slice(1);
+      if (words.length === 0) console.log(mainHelp());
+      else {
+        const { command, rest } = resolveCommand(words);
+        if (rest.length > 0) throw new UsageError(`help takes a command, not '${rest.join(' ')}'`);
+        console.log(command === 'cache' ? cacheHelp() : commandHelp(command));
+      }
+      return 0;
     }
-    console.error(`nuget-proxy ${command}: ${(err as Error).message}`);
-    return 1;
+    const { command, rest } = resolveCommand(argv);
+    // Only what comes before `--` can be an option: after it, `--help` would be a file name.
+    const end = rest.indexOf('--');
+    const options = end >= 0 ? rest.slice(0, end) : rest;
+    const wantsHelp = options.includes('--help') || options.includes('-h');
+    if (command === 'cache') {
+      console[wantsHelp ? 'log' : 'error'](cacheHelp());
+      return wantsHelp ? 0 : 2;
+    }
+    if (wantsHelp) {
+      console.log(commandHelp(command));
+      return 0;
+    }
+    if (options.includes('--version')) {
+      console.log(`nuget-proxy ${VERSION}`);
+      return 0;
+    }
+    try {
+      return command === 'serve' ? await runServe(rest) : await runTool(command, rest);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(`nuget-proxy ${command}: ${err.message}`);
+        return 2;
+      }
+      console.error(`nuget-proxy ${command}: ${(err as Error).message}`);
+      return 1;
+    }
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`nuget-proxy: ${err.message}\nRun 'nuget-proxy --help' for the commands.`);
+    return 2;
   }
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  // Exit once stdout has taken everything (a long --json document into a pipe).
+  (code) => process.stdout.write('', () => process.exit(code)),
   (err: unknown) => {
     console.error(err);
     process.exit(1);

@@ -264,7 +264,8 @@ export function offlineResources(): IndexResource[] {
 /**
  * The index clients get: upstream's entries in upstream's order, each served family pointing at the proxy
  * (aliases kept, duplicates from multi-host upstreams collapsed), link templates kept, everything else
- * dropped; then any client-recognised alias upstream lacks, pointing at the same proxy resource.
+ * dropped; then any client-recognised alias upstream lacks, pointing at the same proxy resource; and the
+ * proxy's own search and autocomplete when upstream has none.
  */
 export function buildClientIndex(layout: UpstreamLayout, options: ClientIndexOptions): { version: string; resources: Array<Record<string, unknown>>; '@context': Record<string, string> } {
   const base = options.publicBase;
@@ -327,11 +328,20 @@ export function buildClientIndex(layout: UpstreamLayout, options: ClientIndexOpt
       push(id, type, { comment: commentFor(r, id), clientVersion: r.clientVersion });
     }
   }
+  // The proxy can always search the packages it holds (resources/search.ts). Many private and static feeds
+  // offer no search; then the index lists the proxy's own, so clients can still find what is cached.
+  const ownSearch = new Set<Family>();
+  for (const family of ['search', 'autocomplete'] as const) {
+    if (families.has(family)) continue;
+    families.add(family);
+    ownSearch.add(family);
+  }
   for (const family of families) {
     for (const type of CLIENT_ALIASES[family] ?? []) {
       if (present.has(type)) continue;
       const id = proxyUrlFor(family, null, type);
-      if (id !== null) push(id, type, { comment: 'alias added by nuget-proxy' });
+      const comment = ownSearch.has(family) ? 'nuget-proxy: searches the packages this proxy holds (upstream has no search)' : 'alias added by nuget-proxy';
+      if (id !== null) push(id, type, { comment });
     }
   }
   return {

@@ -2,8 +2,9 @@
 // forwarded to its endpoints (failing over between them), results rewritten and cached briefly. Several
 // upstreams: every upstream is asked, each keeps only the ids that route to it (a public result for an id
 // mapped to an internal feed is dropped), results are interleaved and the page cut again; the policy takes
-// hidden versions out of every result. Offline, or when upstream search fails with nothing cached, the
-// proxy searches the packages it holds. Protocol digest §7, §8.
+// hidden versions out of every result. Offline, when no upstream has a search resource (many private and
+// static feeds), or when upstream search fails with nothing cached, the proxy searches the packages it
+// holds. Protocol digest §7, §8.
 
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.ts';
@@ -124,6 +125,9 @@ export class SearchResource {
       if (err instanceof UpstreamUnavailable) return this.localReply(kind, querystring, 'semver2', rc, `nuget-proxy: ${err.message}; searched the packages this proxy holds`);
       throw err;
     }
+    // Upstream offers no search (many private and static feeds): the service index lists the proxy's own.
+    const endpoints = kind === 'search' ? layout.search : layout.autocomplete;
+    if (endpoints.length === 0) return this.localReply(kind, querystring, layout.primaryHive ?? 'semver2', rc);
     try {
       const { result, key } = await this.ask(feed, kind, querystring);
       if (result.entry.status === 404) throw new NotFound(`upstream ${kind} answered 404`);
@@ -141,11 +145,18 @@ export class SearchResource {
     }
   }
 
-  /** Every upstream's parsed answer (those that cannot answer are left out, with a warning). */
-  private async askAll(feeds: readonly Feed[], kind: SearchKind, querystring: string, warnings: string[]): Promise<Array<{ feed: Feed; doc: Json }>> {
+  /**
+   * Every upstream's parsed answer (those that cannot answer are left out, with a warning); null when none
+   * of them has a `kind` resource at all (then the proxy's own search answers, as the index promises).
+   */
+  private async askAll(feeds: readonly Feed[], kind: SearchKind, querystring: string, warnings: string[]): Promise<Array<{ feed: Feed; doc: Json }> | null> {
+    let offered = false;
     const answers = await Promise.all(
       feeds.map(async (feed) => {
         try {
+          const layout = await feed.index.requireLayout();
+          if ((kind === 'search' ? layout.search : layout.autocomplete).length === 0) return null;
+          offered = true;
           const { result } = await this.ask(feed, kind, querystring);
           if (result.warning) warnings.push(result.warning);
           const doc = result.entry.status === 200 ? asObject(JSON.parse(result.entry.body)) : null;
@@ -153,11 +164,13 @@ export class SearchResource {
         } catch (err) {
           if (err instanceof NotFound) return null;
           if (!(err instanceof UpstreamUnavailable)) throw err;
+          offered = true;
           warnings.push(`nuget-proxy: upstream ${feed.name} ${kind} unavailable (${errorMessage(err)}); its results are missing`);
           return null;
         }
       }),
     );
+    if (!offered) return null;
     return answers.filter((a): a is { feed: Feed; doc: Json } => a !== null);
   }
 
@@ -189,6 +202,7 @@ export class SearchResource {
     wide.set('skip', '0');
     wide.set('take', String(Math.min(skip + take, MAX_MERGE_TAKE)));
     const answers = await this.askAll(feeds.all, kind, wide.toString(), warnings);
+    if (answers === null) return this.localReply(kind, querystring, 'semver2', rc);
     if (answers.length === 0) {
       return this.localReply(kind, querystring, 'semver2', rc, warnings[0] ?? 'nuget-proxy: no upstream could search; searched the packages this proxy holds');
     }
@@ -232,6 +246,7 @@ export class SearchResource {
     const warnings: string[] = [];
     const route = this.deps.feeds.route(lowerId);
     const answers = await this.askAll(route, 'autocomplete', querystring, warnings);
+    if (answers === null) return this.localReply('autocomplete', querystring, 'semver2', rc);
     const owner = new Map<string, { text: string; version: NuGetVersion; feed: Feed }>();
     for (const { feed, doc } of answers) {
       for (const v of Array.isArray(doc['data']) ? (doc['data'] as unknown[]) : []) {

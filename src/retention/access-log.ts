@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { readBlob, writeBlob, type BlobStore } from '../storage/blob-store.ts';
-import { ACCESS_INDEX_KEY, accessDeltaKey } from '../storage/layout.ts';
+import { ACCESS_INDEX_KEY, ACCESS_PREFIX, accessDeltaKey, isAccessDeltaKey } from '../storage/layout.ts';
 import type { Logger } from '../logger.ts';
 
 /** `{lowerId}/{lowerVersion}` → last served (ms since epoch). */
@@ -39,6 +39,21 @@ export function serializeAccessMap(map: AccessMap): string {
 
 export async function readAccessIndex(blobs: BlobStore): Promise<AccessMap> {
   return parseAccessObject(await readBlob(blobs, ACCESS_INDEX_KEY));
+}
+
+/**
+ * Every record there is: the folded index with the deltas not folded yet merged in (the newest time wins),
+ * and the keys of those deltas (a sweep deletes them once it has written the merged index).
+ */
+export async function readAccessRecords(blobs: BlobStore): Promise<{ served: AccessMap; deltaKeys: string[] }> {
+  const served = await readAccessIndex(blobs);
+  const deltaKeys: string[] = [];
+  for await (const o of blobs.list(ACCESS_PREFIX)) {
+    if (!isAccessDeltaKey(o.key)) continue;
+    for (const [k, v] of parseAccessObject(await readBlob(blobs, o.key))) if ((served.get(k) ?? 0) < v) served.set(k, v);
+    deltaKeys.push(o.key);
+  }
+  return { served, deltaKeys };
 }
 
 export class AccessLog {

@@ -7,13 +7,14 @@
 // A version's .nupkg goes first, so it stops being "held" (version lists, offline registration, search)
 // before its other files disappear; the generation stamp then tells other processes to forget it too.
 
-import { readBlob, writeBlob, type BlobStore } from '../storage/blob-store.ts';
+import { writeBlob, type BlobStore } from '../storage/blob-store.ts';
 import { bumpGeneration } from '../storage/generation.ts';
-import { ACCESS_INDEX_KEY, ACCESS_PREFIX, METADATA_PREFIX, PACKAGES_PREFIX, classifyKey, isAccessDeltaKey, packageKey } from '../storage/layout.ts';
+import { ACCESS_INDEX_KEY, METADATA_PREFIX } from '../storage/layout.ts';
+import { deletePackageVersion, inventoryPackages, type StoredVersion } from '../storage/package-versions.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { accessId, parseAccessObject, serializeAccessMap, type AccessMap } from './access-log.ts';
 import { forEachLimited } from '../concurrency.ts';
+import { accessId, readAccessRecords, serializeAccessMap, type AccessMap } from './access-log.ts';
 
 export interface RetentionPolicy {
   /** Bytes the store may hold (packages and metadata); null: no quota. */
@@ -49,18 +50,6 @@ export interface SweepResult {
 export const QUOTA_HIGH_WATERMARK = 0.95;
 export const QUOTA_LOW_WATERMARK = 0.9;
 const EVICT_CONCURRENCY = 16;
-
-
-interface VersionInfo {
-  readonly lowerId: string;
-  readonly lowerVersion: string;
-  bytes: number;
-  /** When its files were written (the .nupkg's, else the newest file's). */
-  filledAt: number;
-  hasNupkg: boolean;
-  pinned: boolean;
-  readonly keys: string[];
-}
 
 export interface SweeperDeps {
   readonly blobs: BlobStore;
@@ -134,49 +123,20 @@ export class Sweeper {
   }
 
   private async foldAccess(): Promise<{ index: AccessMap; folded: string[] }> {
-    const { blobs } = this.deps;
-    const index = parseAccessObject(await readBlob(blobs, ACCESS_INDEX_KEY));
-    const folded: string[] = [];
-    for await (const o of blobs.list(ACCESS_PREFIX)) {
-      if (!isAccessDeltaKey(o.key)) continue;
-      for (const [k, v] of parseAccessObject(await readBlob(blobs, o.key))) if ((index.get(k) ?? 0) < v) index.set(k, v);
-      folded.push(o.key);
-    }
-    return { index, folded };
+    const { served, deltaKeys } = await readAccessRecords(this.deps.blobs);
+    return { index: served, folded: deltaKeys };
   }
 
-  private async inventory(): Promise<{ versions: Map<string, VersionInfo>; usedBytes: number }> {
-    const versions = new Map<string, VersionInfo>();
-    let usedBytes = 0;
-    for await (const o of this.deps.blobs.list(PACKAGES_PREFIX)) {
-      usedBytes += o.size;
-      const c = classifyKey(o.key);
-      if (c?.kind !== 'package') continue;
-      const id = accessId(c.lowerId, c.lowerVersion);
-      let v = versions.get(id);
-      if (!v) {
-        v = { lowerId: c.lowerId, lowerVersion: c.lowerVersion, bytes: 0, filledAt: 0, hasNupkg: false, pinned: false, keys: [] };
-        versions.set(id, v);
-      }
-      v.bytes += o.size;
-      v.keys.push(o.key);
-      if (c.file === 'pinned') v.pinned = true;
-      if (c.file === 'nupkg') {
-        v.hasNupkg = true;
-        v.filledAt = o.lastModifiedMs;
-      } else if (!v.hasNupkg) {
-        v.filledAt = Math.max(v.filledAt, o.lastModifiedMs);
-      }
-    }
+  /** Package versions and the bytes of everything that counts against the quota (packages and metadata). */
+  private async inventory(): Promise<{ versions: Map<string, StoredVersion>; usedBytes: number }> {
+    const { versions, bytes } = await inventoryPackages(this.deps.blobs);
+    let usedBytes = bytes;
     for await (const o of this.deps.blobs.list(METADATA_PREFIX)) usedBytes += o.size;
     return { versions, usedBytes };
   }
 
-  private async evict(v: VersionInfo): Promise<void> {
-    const nupkg = packageKey(v.lowerId, v.lowerVersion, 'nupkg');
-    // The .nupkg first: from then on the version is not held, whatever happens to the rest.
-    const ordered = [...v.keys.filter((k) => k === nupkg), ...v.keys.filter((k) => k !== nupkg)];
-    for (const key of ordered) await this.deps.blobs.delete(key);
+  private async evict(v: StoredVersion): Promise<void> {
+    await deletePackageVersion(this.deps.blobs, v.lowerId, v.lowerVersion, v.keys);
     this.deps.onEvicted?.(v.lowerId, v.lowerVersion);
   }
 
@@ -196,14 +156,14 @@ export class Sweeper {
     const { index, folded } = await this.foldAccess();
     const { versions, usedBytes: usedBytesBefore } = await this.inventory();
     const now = Date.now();
-    const lastServed = (v: VersionInfo) => Math.max(index.get(accessId(v.lowerId, v.lowerVersion)) ?? 0, v.filledAt);
+    const lastServed = (v: StoredVersion) => Math.max(index.get(accessId(v.lowerId, v.lowerVersion)) ?? 0, v.filledAt);
     const candidates = [...versions.values()]
       .filter((v) => !v.pinned && now - lastServed(v) >= policy.graceMs)
       .sort((a, b) => lastServed(a) - lastServed(b));
     const evicted: Evicted[] = [];
     let used = usedBytesBefore;
     const target = policy.maxBytes !== null && used > policy.maxBytes * QUOTA_HIGH_WATERMARK ? policy.maxBytes * QUOTA_LOW_WATERMARK : Infinity;
-    const victims: Array<{ v: VersionInfo; reason: Evicted['reason']; served: number }> = [];
+    const victims: Array<{ v: StoredVersion; reason: Evicted['reason']; served: number }> = [];
     for (const v of candidates) {
       const served = lastServed(v);
       const unused = policy.evictUnusedMs !== null && now - served > policy.evictUnusedMs;

@@ -10,6 +10,8 @@ import type { FlatFile } from '../nuget/paths.ts';
 export const PACKAGES_PREFIX = 'packages/';
 export const METADATA_PREFIX = 'metadata/';
 export const STATE_PREFIX = 'state/';
+/** Damaged package versions `cache verify --quarantine` moved out of packages/ (kept for inspection). */
+export const QUARANTINE_PREFIX = 'quarantine/';
 /** Written by tools that change the cache under a running proxy (import, prefetch, purge). */
 export const GENERATION_KEY = 'state/generation';
 /** The local directory names under --cache-dir that are not blob keys. */
@@ -77,6 +79,15 @@ export function accessDeltaKey(atMs: number, unique: string): string {
 }
 export function isAccessDeltaKey(key: string): boolean {
   return key.startsWith(`${ACCESS_PREFIX}delta-`) && key.endsWith('.json') && !key.slice(ACCESS_PREFIX.length).includes('/');
+}
+
+/**
+ * Where `cache verify --quarantine` moves a damaged package file: `quarantine/{stamp}/{lowerId}/{lowerVersion}/{name}`,
+ * one folder per run, so a package quarantined twice keeps both copies.
+ */
+export function quarantineKey(stamp: string, key: string): string {
+  if (!key.startsWith(PACKAGES_PREFIX)) throw new Error(`not a package key: ${key}`);
+  return `${QUARANTINE_PREFIX}${stamp.replace(/[^0-9A-Za-z-]/g, '')}/${key.slice(PACKAGES_PREFIX.length)}`;
 }
 
 /** The object the readiness probe writes and deletes. */

@@ -247,7 +247,8 @@ describe('every ci/ values file renders valid, restricted manifests', () => {
           const [command, ...rest] = c.args ?? [];
           assert.ok(command === 'serve' || command === 'import', `${file} ${owner} ${c.name}: a nuget-proxy command, got ${command}`);
           const env = containerEnv(objs, c, caDir);
-          const { config, positionals } = parseConfig(command as Command, rest, env, '/app');
+          const { config, positionals, notes } = parseConfig(command as Command, rest, env, '/app');
+          assert.deepEqual(notes.filter((n) => n.level === 'warn'), [], `${file} ${c.name}: no variable the proxy calls unknown`);
           assert.equal(config.cacheDir, '/data', `${file} ${c.name}: cache dir`);
           if (command === 'import') {
             assert.equal(positionals.length, 1, `${file} ${c.name}: one bundle file`);

@@ -32,6 +32,8 @@ export interface FakeUpstreamOptions {
   readonly port?: number;
   /** Search server port; default: any free port. */
   readonly searchPort?: number;
+  /** false: a feed without search — the service index lists no search or autocomplete resource (default true). */
+  readonly search?: boolean;
   /** Serve search and autocomplete under `/search/` on the main server (one origin, as private feeds do). */
   readonly searchOnMain?: boolean;
   /** Require HTTP basic authentication (401 with a Basic challenge otherwise), like a private feed. */
@@ -159,6 +161,7 @@ class FakeUpstreamServer implements FakeUpstream {
     this.ctx = {
       store,
       tls: options.tls !== undefined,
+      search: options.search !== false,
       get urls(): FeedUrls {
         return new FeedUrls(self.url, self.searchUrl);
       },
@@ -501,7 +504,7 @@ async function main(argv: readonly string[]): Promise<void> {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   if (argv.includes('--help')) {
-    process.stdout.write('usage: fake-upstream.ts [--port N] [--search-port N] [--packages DIR] [--tls] [--no-real]\n');
+    process.stdout.write('usage: fake-upstream.ts [--port N] [--search-port N] [--packages DIR] [--tls] [--no-real] [--no-search]\n');
     return;
   }
   const extra = arg('--packages');
@@ -515,6 +518,7 @@ async function main(argv: readonly string[]): Promise<void> {
     port,
     searchPort: Number(arg('--search-port') ?? String(port + 1)),
     includeRealPackages: !argv.includes('--no-real'),
+    search: !argv.includes('--no-search'),
     packages: extra ? await nupkgFilesIn(extra) : [],
     tls,
   });

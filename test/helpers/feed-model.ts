@@ -174,6 +174,8 @@ function vulnerabilityUpdated(generation: number, page: 0 | 1): string {
 export interface ServiceIndexOptions {
   /** RepositorySignatures must be https (the client refuses http), so it is advertised only over TLS. */
   readonly repositorySignatures: boolean;
+  /** List the search and autocomplete resources (default true); false: a feed without search, as many private and static feeds are. */
+  readonly search?: boolean;
 }
 
 export function buildServiceIndex(urls: FeedUrls, options: ServiceIndexOptions): unknown {
@@ -192,13 +194,15 @@ export function buildServiceIndex(urls: FeedUrls, options: ServiceIndexOptions):
     ['/3.0.0-rc', ' used by RC clients'],
     ['/3.5.0', ' that supports package type filtering'],
   ];
-  for (const [suffix, note] of searchVariants) {
+  for (const [suffix, note] of options.search === false ? [] : searchVariants) {
     for (const [base, which] of searchHosts) add(`${base}/query`, `SearchQueryService${suffix}`, `Query endpoint of NuGet Search service (${which})${note}`);
     for (const [base, which] of searchHosts) {
       add(`${base}/autocomplete`, `SearchAutocompleteService${suffix}`, `Autocomplete endpoint of NuGet Search service (${which})${note}`);
     }
   }
-  for (const [base, which] of searchHosts) add(`${base}/`, 'SearchGalleryQueryService/3.0.0-rc', `Azure Website based Search Service used by Gallery (${which})`);
+  if (options.search !== false) {
+    for (const [base, which] of searchHosts) add(`${base}/`, 'SearchGalleryQueryService/3.0.0-rc', `Azure Website based Search Service used by Gallery (${which})`);
+  }
 
   const legacy = urls.registrationBase(SEMVER1_HIVE);
   const semver1Note = 'Base URL of Azure storage where NuGet package registration info is stored';

@@ -41,6 +41,8 @@ export interface RouteContext {
   readonly urls: FeedUrls;
   /** Served over https: only then is RepositorySignatures advertised and served. */
   readonly tls: boolean;
+  /** false: the service index lists no search or autocomplete resource (the search server still answers). */
+  readonly search: boolean;
 }
 
 const JSON_TYPE = 'application/json';
@@ -152,7 +154,7 @@ export function routeMain(ctx: RouteContext, pathname: string): FeedResponse {
   const parts = path.split('/').slice(1);
   const [top, second, ...rest] = parts;
   if (path === '/v3/index.json') {
-    return json(buildServiceIndex(ctx.urls, { repositorySignatures: ctx.tls }), { cacheControl: 'max-age=21600' });
+    return json(buildServiceIndex(ctx.urls, { repositorySignatures: ctx.tls, search: ctx.search }), { cacheControl: 'max-age=21600' });
   }
   if (top === 'v3-flatcontainer' && second !== undefined) return flatContainer(ctx, [second, ...rest]);
   if (top === 'v3' && second !== undefined) {

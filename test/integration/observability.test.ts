@@ -1,7 +1,10 @@
-// Logs and metrics: one JSON line per request (request id, route, status, duration, cache result), an
-// incoming X-Request-Id honoured, every metric prefixed and labelled with bounded values only.
+// Logs and metrics: one JSON line per request in pino-http's shape (level names, req.id/method/url/
+// remoteAddress, res.statusCode, responseTime) plus route and cache result, an incoming X-Request-Id
+// honoured; one warning when clients are handed URLs under another host; every metric prefixed and
+// labelled with bounded values only.
 
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { startProxy, type TestProxy } from '../helpers/proxy.ts';
@@ -19,24 +22,68 @@ after(async () => {
   await upstream?.stop();
 });
 
-test('one log line per request with request id, route, status, duration and cache result', async () => {
-  const given = await fetch(`${proxy.url}/v3/flatcontainer/contoso.unlisted/index.json`, { headers: { 'x-request-id': 'build-42.step-7' } });
+test('one log line per request in pino-http\'s shape, with request id, client address, route, status, duration and cache result', async () => {
+  const given = await fetch(`${proxy.url}/v3/flatcontainer/contoso.unlisted/index.json`, { headers: { 'x-request-id': 'build-42.step-7', 'user-agent': 'NuGet Command Line/6.12' } });
   assert.equal(given.headers.get('x-request-id'), 'build-42.step-7');
   const generated = await fetch(`${proxy.url}/v3/flatcontainer/contoso.unlisted/index.json`);
   const id = generated.headers.get('x-request-id') ?? '';
   assert.match(id, /^[0-9a-f-]{36}$/);
   const bogus = await fetch(`${proxy.url}/v3/index.json`, { headers: { 'x-request-id': 'bad id with spaces' } });
   assert.notEqual(bogus.headers.get('x-request-id'), 'bad id with spaces');
-  const lines = proxy.logs().filter((l) => l['msg'] === 'request');
+  const lines = proxy.logs().filter((l) => l['msg'] === 'request completed');
   const first = lines.find((l) => l['reqId'] === 'build-42.step-7');
   assert.ok(first, 'log line carries the incoming request id');
+  assert.equal(first['level'], 'info', 'level names, not numbers');
+  const req = first['req'] as Record<string, unknown>;
+  assert.equal(req['id'], 'build-42.step-7');
+  assert.equal(req['method'], 'GET');
+  assert.equal(req['url'], '/v3/flatcontainer/contoso.unlisted/index.json');
+  assert.equal(req['remoteAddress'], '127.0.0.1', 'the client address');
+  assert.equal(typeof req['remotePort'], 'number');
+  assert.deepEqual(req['headers'], { 'user-agent': 'NuGet Command Line/6.12' });
+  assert.deepEqual(first['res'], { statusCode: 200 });
+  assert.equal(typeof first['responseTime'], 'number');
   assert.equal(first['route'], '/v3/flatcontainer/:id/index.json');
-  assert.equal(first['status'], 200);
   assert.equal(first['cache'], 'miss');
-  assert.equal(typeof first['durationMs'], 'number');
   const second = lines.find((l) => l['reqId'] === id);
   assert.equal(second?.['cache'], 'hit');
   assert.equal(lines.filter((l) => l['reqId'] === id).length, 1, 'exactly one line per request');
+  assert.ok(proxy.logs().every((l) => typeof l['level'] === 'string'), 'every line has a level name');
+});
+
+/** A GET with a Host header of our choosing (fetch does not let one set it). */
+function getWithHost(path: string, host: string): Promise<{ status: number; body: string }> {
+  const u = new URL(proxy.url);
+  return new Promise((resolve, reject) => {
+    const r = request({ host: u.hostname, port: u.port, path, headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+test('one warning, once, when clients are handed URLs under another host than the one they asked for', async () => {
+  const warnings = () => proxy.logs().filter((l) => l['msg'] === 'clients are handed URLs under another host than the one they asked for');
+  // Probes and scrapes are handed no URLs: no warning for them.
+  assert.equal((await getWithHost('/healthz', 'mirror.example:5555')).status, 200);
+  assert.equal((await getWithHost('/metrics', 'mirror.example:5555')).status, 200);
+  // The same loopback under another name is no mismatch.
+  assert.equal((await getWithHost('/v3/index.json', `localhost:${new URL(proxy.url).port}`)).status, 200);
+  assert.deepEqual(warnings(), []);
+  // A remote client's Host is not this machine's name: the URLs use the listening address instead.
+  const r = await getWithHost('/v3/index.json', 'mirror.example:5555');
+  assert.equal(r.status, 200);
+  assert.ok(r.body.includes(`${proxy.url}/v3/flatcontainer/`), 'handed the listening address');
+  await getWithHost('/v3/index.json', 'other.example:5555');
+  const w = warnings();
+  assert.equal(w.length, 1, 'once per process');
+  assert.equal(w[0]?.['level'], 'warn');
+  assert.equal(w[0]?.['requestHost'], 'mirror.example:5555');
+  assert.equal(w[0]?.['publicBase'], proxy.url);
+  assert.match(String(w[0]?.['detail']), /Set --public-url \(NUGET_PROXY_PUBLIC_URL\) to the address clients use/);
 });
 
 test('metrics: all prefixed nuget_proxy_, label values bounded (no package ids or versions)', async () => {

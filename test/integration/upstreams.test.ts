@@ -1,13 +1,15 @@
 // Several upstreams over HTTP against real fake feeds: the source marker keeps one upstream's bytes from
 // being served as another's when the mapping changes; an upstream that goes away degrades only its own
 // ids; registration merged across upstreams keeps nuget.org's paging (≥ 128 versions in separate pages);
-// vulnerability data from every upstream in one index; without a mapping every upstream is asked in order.
+// vulnerability data from every upstream in one index; without a mapping every upstream is asked in order;
+// when no upstream offers search the proxy searches what it holds, and `cache list` names each version's upstream.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { runCli } from '../helpers/clients.ts';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { writePackages, type PackageSpec } from '../helpers/packages.ts';
 import { makeTempDir, startProxy, type TestProxy } from '../helpers/proxy.ts';
@@ -201,4 +203,48 @@ test('the web page lists every upstream and where a held version came from', asy
   await (await fetch(`${p.url}/packages/contoso.core`)).text();
   const page = await (await fetch(`${p.url}/packages/contoso.core`)).text();
   assert.match(page, /<dt>Upstream<\/dt><dd>b<\/dd>/, 'Contoso.Core came from b');
+});
+
+test('no upstream offers search: the proxy searches what it holds; cache list names the upstream of each version', async () => {
+  const noSearchA = await startFakeUpstream({ packages: aFiles, search: false });
+  const noSearchB = await startFakeUpstream({ packages: bFiles, search: false });
+  try {
+    const cacheDir = await makeTempDir('multi-nosearch');
+    const path = join(dir, 'no-search.yaml');
+    // ${NUGET_PROXY_…} read by the file is a setting of the file, not a misspelled option; cache commands read
+    // the file too (its cacheDir).
+    await writeFile(
+      path,
+      `cacheDir: ${cacheDir}\nupstreams:\n  - name: a\n    url: ${noSearchA.serviceIndexUrl}\n  - name: b\n    url: \${NUGET_PROXY_B_URL}\npackageSourceMapping:\n  b: ["Contoso.*"]\n  a: ["*"]\n`,
+    );
+    const env = { NUGET_PROXY_CONFIG: path, NUGET_PROXY_B_URL: noSearchB.serviceIndexUrl };
+    const p = await startProxy(env, { cacheDir });
+    proxies.push(p);
+    for (const file of ['contoso.core/1.0.0/contoso.core.1.0.0.nupkg', 'big.lib/1.0.3/big.lib.1.0.3.nupkg']) {
+      const r = await fetch(`${p.url}/v3/flatcontainer/${file}`);
+      assert.equal(r.status, 200, file);
+      await r.arrayBuffer();
+    }
+    noSearchA.resetLog();
+    noSearchB.resetLog();
+    const r = await fetch(`${p.url}/v3/search/query?q=&prerelease=true&semVerLevel=2.0.0`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-nuget-warning'), null, 'no warning: this is how the proxy searches such feeds');
+    const found = (await r.json()) as { data: Array<{ id: string; version: string }> };
+    assert.deepEqual(found.data.map((d) => `${d.id}@${d.version}`).sort(), ['Big.Lib@1.0.3', 'Contoso.Core@1.0.0']);
+    const ac = (await (await fetch(`${p.url}/v3/search/autocomplete?q=big`)).json()) as { data: string[] };
+    assert.deepEqual(ac.data, ['Big.Lib']);
+    const versions = (await (await fetch(`${p.url}/v3/search/autocomplete?id=big.lib`)).json()) as { data: string[] };
+    assert.deepEqual(versions.data, ['1.0.3'], 'only what the cache holds');
+    assert.equal(noSearchA.count(/search|query|autocomplete/) + noSearchB.count(/search|query|autocomplete/), 0, 'neither upstream was asked to search');
+
+    const list = await runCli(['cache', 'list', '--json'], env, 60_000);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(list.stderr, '', 'no warning about NUGET_PROXY_B_URL');
+    const doc = JSON.parse(list.stdout) as { versions: Array<{ id: string; version: string; source: string | null }> };
+    assert.deepEqual(doc.versions.map((v) => `${v.id}@${v.version} from ${v.source}`), ['big.lib@1.0.3 from a', 'contoso.core@1.0.0 from b']);
+  } finally {
+    await noSearchA.stop();
+    await noSearchB.stop();
+  }
 });

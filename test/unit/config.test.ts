@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ConfigError, OPTIONS, envName, parseConfig, parseSize, redactConfig, renderOptionsHelp, type Command } from '../../src/config.ts';
+import { COMMANDS, ConfigError, OPTIONS, envName, parseConfig, parseSize, redactConfig, renderConfigReference, renderOptionsHelp, type Command } from '../../src/config.ts';
+import { closestMatch, editDistance } from '../../src/suggest.ts';
 
 const BASE_DIR = '/srv/nuget-proxy';
 
@@ -120,8 +121,14 @@ describe('parseConfig: environment and flags', () => {
   }
 
   it('collects positionals', () => {
-    const { positionals } = parseConfig('import', ['bundle.tar', '--offline', 'second'], {}, BASE_DIR);
-    assert.deepEqual(positionals, ['bundle.tar', 'second']);
+    const { positionals } = parseConfig('prefetch', ['a.csproj', '--offline', 'b.csproj'], {}, BASE_DIR);
+    assert.deepEqual(positionals, ['a.csproj', 'b.csproj']);
+  });
+
+  it('takes everything after -- as an argument', () => {
+    const { positionals, config } = parseConfig('prefetch', ['--offline', '--', '--weird-name.json', '-x'], {}, BASE_DIR);
+    assert.deepEqual(positionals, ['--weird-name.json', '-x']);
+    assert.equal(config.offline, true);
   });
 
   it('reads the conventional egress proxy variables, upper or lower case', () => {
@@ -198,6 +205,134 @@ describe('parseConfig: problems', () => {
   });
 });
 
+describe('parseConfig: a strict command line', () => {
+  const refused: Array<[Command, string[], string]> = [
+    // Each problem names the closest valid option.
+    ['serve', ['--upstream-url', 'https://feed.example/v3/index.json'], "unknown option --upstream-url for 'serve'; did you mean --upstream?"],
+    ['serve', ['--prot', '5000'], "unknown option --prot for 'serve'; did you mean --port?"],
+    ['serve', ['--cache-dri=/srv/cache'], "unknown option --cache-dri for 'serve'; did you mean --cache-dir?"],
+    ['serve', ['--offlien'], "unknown option --offlien for 'serve'; did you mean --offline?"],
+    ['serve', ['--concurrency', '4'], "unknown option --concurrency for 'serve' (it is an option of prefetch, cache verify)"],
+    ['serve', ['--no-port'], "unknown option --no-port for 'serve' (--port takes a value; only on/off options have a --no- form)"],
+    ['serve', ['--frobnicate', 'x'], "unknown option --frobnicate for 'serve' (see nuget-proxy serve --help)"],
+    ['cache purge', ['--dryrun', 'x.*'], "unknown option --dryrun for 'cache purge'; did you mean --dry-run?"],
+    ['serve', ['--json'], "unknown option --json for 'serve' (it is an option of cache)"],
+    // Single-dash forms are refused with a hint (serve -p 5000 used to start on 5555).
+    ['serve', ['-p', '5000'], '-p: options take two dashes; did you mean --port?'],
+    ['serve', ['-port', '5000'], '-port: options take two dashes; did you mean --port?'],
+    ['serve', ['-offline'], '-offline: options take two dashes; did you mean --offline?'],
+    ['export', ['-o', 'b.tar'], '-o: options take two dashes; did you mean --output?'],
+    ['serve', ['-z'], '-z: options take two dashes (see nuget-proxy serve --help)'],
+    // Stray arguments.
+    ['serve', ['5000'], "unexpected argument '5000': 'serve' takes no arguments, only options (see nuget-proxy serve --help)"],
+    ['serve', ['port', '5000'], "unexpected argument 'port': 'serve' takes no arguments, only options; did you mean --port?"],
+    ['export', ['--output', 'b.tar', 'extra'], "unexpected argument 'extra': 'export' takes no arguments, only options (see nuget-proxy export --help)"],
+    ['import', ['a.tar', 'b.tar'], "unexpected argument 'b.tar': 'import' takes one argument: <bundle> (see nuget-proxy import --help)"],
+    ['cache stats', ['newtonsoft.json'], "unexpected argument 'newtonsoft.json': 'cache stats' takes no arguments, only options (see nuget-proxy cache stats --help)"],
+  ];
+  for (const [command, argv, expected] of refused) {
+    it(`${command} ${argv.join(' ')} → ${expected}`, () => {
+      const problems = problemsOf(() => parseConfig(command, argv, {}, BASE_DIR));
+      assert.equal(problems[0], expected, problems.join('\n'));
+    });
+  }
+
+  it('reports a single-dash option once, not its value as a stray argument too', () => {
+    const problems = problemsOf(() => parseConfig('serve', ['-p', '5000', '--offline'], {}, BASE_DIR));
+    assert.equal(problems.length, 1, problems.join('\n'));
+  });
+
+  it('takes negative numbers as values, and a lone - as an argument', () => {
+    assert.ok(problemsOf(() => parseConfig('serve', ['--port', '-1'], {}, BASE_DIR)).some((p) => /at least 0/.test(p)));
+    assert.deepEqual(parseConfig('prefetch', ['-'], {}, BASE_DIR).positionals, ['-']);
+  });
+
+  it('has a usage line and arguments for every command', () => {
+    for (const [command, spec] of Object.entries(COMMANDS)) {
+      assert.ok(spec.summary.length > 10, command);
+      assert.ok(spec.maxArgs >= 0, command);
+      assert.equal(spec.args === '', spec.maxArgs === 0, `${command}: args text iff it takes arguments`);
+    }
+  });
+});
+
+describe('parseConfig: NUGET_PROXY_* variables no option reads', () => {
+  it('warns about a misspelled variable, naming the closest one, and still starts', () => {
+    const { config, notes } = parseConfig('serve', [], { NUGET_PROXY_UPSTREAM_URL: 'https://feed.example/v3/index.json', NUGET_PROXY_PROT: '5000' }, BASE_DIR);
+    assert.equal(config.upstream, 'https://api.nuget.org/v3/index.json', 'the misspelled variable is not used');
+    assert.deepEqual(
+      notes.map((n) => [n.level, n.detail]),
+      [
+        ['warn', 'NUGET_PROXY_UPSTREAM_URL is not a nuget-proxy setting and is ignored; did you mean NUGET_PROXY_UPSTREAM (--upstream)?'],
+        ['warn', 'NUGET_PROXY_PROT is not a nuget-proxy setting and is ignored; did you mean NUGET_PROXY_PORT (--port)?'],
+      ],
+    );
+    assert.equal(notes[0]?.suggestion, 'NUGET_PROXY_UPSTREAM');
+  });
+
+  it('says nothing about variables of other commands, empty ones, or other prefixes', () => {
+    const { notes } = parseConfig('serve', [], { NUGET_PROXY_CONCURRENCY: '4', NUGET_PROXY_JSON: '1', NUGET_PROXY_TYPO: '', NUGETPROXY_PORT: '1', HOME: '/root' }, BASE_DIR);
+    assert.deepEqual(notes, []);
+  });
+
+  it('warns without a suggestion when nothing is close', () => {
+    const { notes } = parseConfig('serve', [], { NUGET_PROXY_BANANA_SPLIT: 'yes' }, BASE_DIR);
+    assert.equal(notes[0]?.detail, 'NUGET_PROXY_BANANA_SPLIT is not a nuget-proxy setting and is ignored');
+  });
+
+  // What the kubelet injects into a pod for a Service named nuget-proxy (and nuget-proxy-metrics) in its namespace.
+  const POD_ENV: Record<string, string> = {
+    NUGET_PROXY_SERVICE_HOST: '10.96.12.34',
+    NUGET_PROXY_SERVICE_PORT: '5555',
+    NUGET_PROXY_SERVICE_PORT_HTTP: '5555',
+    NUGET_PROXY_PORT: 'tcp://10.96.12.34:5555',
+    NUGET_PROXY_PORT_5555_TCP: 'tcp://10.96.12.34:5555',
+    NUGET_PROXY_PORT_5555_TCP_PROTO: 'tcp',
+    NUGET_PROXY_PORT_5555_TCP_PORT: '5555',
+    NUGET_PROXY_PORT_5555_TCP_ADDR: '10.96.12.34',
+    NUGET_PROXY_METRICS_SERVICE_HOST: '10.96.12.35',
+    NUGET_PROXY_METRICS_PORT: 'tcp://10.96.12.35:9100',
+    NUGET_PROXY_METRICS_PORT_9100_TCP_ADDR: '10.96.12.35',
+    KUBERNETES_SERVICE_HOST: '10.96.0.1',
+    NUGET_PROXY_HOST: '0.0.0.0',
+  };
+
+  it('recognises Kubernetes service links: starts on the default port with one note about NUGET_PROXY_PORT=tcp://…', () => {
+    const { config, notes } = parseConfig('serve', [], POD_ENV, BASE_DIR);
+    assert.equal(config.port, 5555);
+    assert.equal(config.host, '0.0.0.0');
+    assert.deepEqual(
+      notes.map((n) => [n.level, n.variable]),
+      [['info', 'NUGET_PROXY_PORT']],
+    );
+    assert.match(notes[0]?.detail ?? '', /NUGET_PROXY_PORT=tcp:\/\/10\.96\.12\.34:5555 is a Kubernetes service link \(a Service named nuget-proxy\), not a port: ignored/);
+  });
+
+  it('still reads a real NUGET_PROXY_PORT', () => {
+    const { config, notes } = parseConfig('serve', [], { ...POD_ENV, NUGET_PROXY_PORT: '8080' }, BASE_DIR);
+    assert.equal(config.port, 8080);
+    assert.deepEqual(notes, []);
+  });
+});
+
+describe('did-you-mean', () => {
+  const distances: Array<[string, string, number]> = [
+    ['port', 'port', 0],
+    ['prot', 'port', 1],
+    ['porxy', 'proxy', 1],
+    ['upstream-url', 'upstream', 4],
+    ['', 'abc', 3],
+  ];
+  for (const [a, b, d] of distances) it(`editDistance(${a}, ${b}) = ${d}`, () => assert.equal(editDistance(a, b), d));
+
+  it('suggests only plausible candidates', () => {
+    assert.equal(closestMatch('offlien', ['offline', 'output']), 'offline');
+    assert.equal(closestMatch('UPSTREAM_URL', ['UPSTREAM', 'UPSTREAM_USERNAME']), 'UPSTREAM');
+    assert.equal(closestMatch('banana', ['port', 'upstream']), null);
+    assert.equal(closestMatch('x', ['port']), null);
+  });
+});
+
 describe('parseConfig: object storage (--blob-store s3://…)', () => {
   it('defaults to the cache directory, region us-east-1, virtual-host addressing', () => {
     const { config } = parseConfig('serve', [], {}, BASE_DIR);
@@ -220,7 +355,7 @@ describe('parseConfig: object storage (--blob-store s3://…)', () => {
     assert.equal(config.s3Endpoint, 'http://127.0.0.1:9000');
     assert.equal(config.s3Region, 'eu-west-3');
     assert.equal(config.s3ForcePathStyle, true);
-    assert.equal(parseConfig('import', [], { NUGET_PROXY_BLOB_STORE: 's3://b.example-1' }, BASE_DIR).config.blobStore, 's3://b.example-1/');
+    assert.equal(parseConfig('import', ['bundle.tar'], { NUGET_PROXY_BLOB_STORE: 's3://b.example-1' }, BASE_DIR).config.blobStore, 's3://b.example-1/');
     assert.equal(parseConfig('prefetch', ['--blob-store=s3://bkt/'], {}, BASE_DIR).config.blobStore, 's3://bkt/');
   });
 
@@ -337,6 +472,21 @@ describe('redactConfig', () => {
     assert.equal(redacted['upstreamToken'], null, 'unset secrets stay null');
   });
 
+  it('shows unset secrets as unset (null) in a log line, set ones as ***', async () => {
+    const { Writable } = await import('node:stream');
+    const { createLogger } = await import('../../src/logger.ts');
+    let text = '';
+    const sink = new Writable({ write: (chunk: Buffer, _e, cb) => ((text += chunk.toString()), cb()) });
+    const log = createLogger({ level: 'info', format: 'json' }, sink);
+    log.info({ config: redactConfig(parseConfig('serve', ['--upstream-token', 'tok-123'], {}, BASE_DIR).config) }, 'start');
+    const line = JSON.parse(text) as { level: string; config: Record<string, unknown> };
+    assert.equal(line.level, 'info', 'level names, not numbers');
+    assert.equal(line.config['upstreamPassword'], null);
+    assert.equal(line.config['upstreamHeader'], null);
+    assert.equal(line.config['uiToken'], null);
+    assert.equal(line.config['upstreamToken'], '***');
+  });
+
   it('masks a bearer token', () => {
     const r = redactConfig(parseConfig('serve', ['--upstream-token', 'tok-123'], {}, BASE_DIR).config);
     assert.equal(r['upstreamToken'], '***');
@@ -344,7 +494,7 @@ describe('redactConfig', () => {
 });
 
 describe('renderOptionsHelp', () => {
-  const commands: Command[] = ['serve', 'prefetch', 'export', 'import'];
+  const commands = Object.keys(COMMANDS) as Command[];
   for (const command of commands) {
     it(`lists exactly the options of '${command}' with their environment variables`, () => {
       const help = renderOptionsHelp(command);
@@ -356,6 +506,12 @@ describe('renderOptionsHelp', () => {
       }
     });
   }
+
+  it('names the cache commands as one in the reference table when an option applies to all of them', () => {
+    const reference = renderConfigReference();
+    assert.match(reference, /\| `--cache-dir` \| `NUGET_PROXY_CACHE_DIR` \| `\.\/data` \| serve, prefetch, export, import, cache \|/);
+    assert.match(reference, /\| `--quarantine` \| `NUGET_PROXY_QUARANTINE` \| `false` \| cache verify \|/);
+  });
 
   it('shows defaults and enum values', () => {
     const help = renderOptionsHelp('serve');

@@ -10,7 +10,7 @@ import { join, posix, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkKey } from '../../src/storage/blob-store.ts';
 import { parseFlatFile } from '../../src/nuget/paths.ts';
-import { GENERATION_KEY, PACKAGE_FILES, classifyKey, metadataHash, metadataKey, packageDirPrefix, packageKey, packageKeys } from '../../src/storage/layout.ts';
+import { GENERATION_KEY, PACKAGE_FILES, classifyKey, metadataHash, metadataKey, packageDirPrefix, packageKey, packageKeys, quarantineKey } from '../../src/storage/layout.ts';
 
 describe('packageKey', () => {
   it('uses the global-packages folder layout', () => {
@@ -46,6 +46,16 @@ describe('packageKey', () => {
       }
     }
     assert.ok(accepted > 0, 'the table should contain some valid requests');
+  });
+});
+
+describe('quarantineKey', () => {
+  it('moves a package file under quarantine/{stamp}/, outside everything a proxy reads', () => {
+    const key = quarantineKey('20250102T030405Z', packageKey('newtonsoft.json', '13.0.3', 'nupkg'));
+    assert.equal(key, 'quarantine/20250102T030405Z/newtonsoft.json/13.0.3/newtonsoft.json.13.0.3.nupkg');
+    assert.equal(checkKey(key), key);
+    assert.equal(classifyKey(key), null, 'not a package file any more');
+    assert.throws(() => quarantineKey('x', 'metadata/ab/x.json'), /not a package key/);
   });
 });
 
@@ -114,14 +124,14 @@ describe('one module knows the layout', () => {
     assert.ok(files.length > 30, 'found the sources');
     const offenders = files
       .filter((f) => f.path !== 'storage/layout.ts')
-      .filter((f) => /['"`](packages|metadata|state|tmp|locks)\/|['"`]generation['"`]|\.nupkg\.sha512['"`]/.test(f.code))
+      .filter((f) => /['"`](packages|metadata|state|quarantine|tmp|locks)\/|['"`]generation['"`]|\.nupkg\.sha512['"`]/.test(f.code))
       .map((f) => f.path);
     assert.deepEqual(offenders, []);
   });
 
-  it('the command line, prefetch and bundles use the BlobStore interface, never a backend', async () => {
+  it('the command line, the cache commands, prefetch and bundles use the BlobStore interface, never a backend', async () => {
     const offenders = (await sources())
-      .filter((f) => /^(cli|prefetch|bundles)\//.test(f.path))
+      .filter((f) => /^(cli|cache-admin|prefetch|bundles)\//.test(f.path))
       .filter((f) => /disk-blob-store\.ts|from '\.\.\/cache\//.test(f.code))
       .map((f) => f.path);
     assert.deepEqual(offenders, []);

@@ -377,12 +377,27 @@ describe('buildClientIndex for a minimal upstream (PackageBaseAddress + Registra
     });
   }
 
-  it('has the flat container and nothing upstream did not offer', () => {
+  it('has the flat container, the proxy\'s own search, and nothing else upstream did not offer', () => {
     assert.deepEqual(idsOfType(index.resources, 'PackageBaseAddress/3.0.0'), [`${BASE}/v3/flatcontainer/`]);
     const families = new Set(index.resources.map((r) => classifyType(String(r['@type']))));
-    assert.deepEqual([...families].sort(), ['flat', 'registration']);
+    assert.deepEqual([...families].sort(), ['autocomplete', 'flat', 'registration', 'search']);
     assert.ok(!JSON.stringify(index).includes('feed.example'));
   });
+
+  // Upstream has no search (a static or private feed): the proxy searches what it holds, under every type the client looks for.
+  for (const [type, path] of [
+    ['SearchQueryService', 'search/query'],
+    ['SearchQueryService/3.0.0-beta', 'search/query'],
+    ['SearchQueryService/3.4.0', 'search/query'],
+    ['SearchQueryService/3.5.0', 'search/query'],
+    ['SearchAutocompleteService/3.0.0-beta', 'search/autocomplete'],
+  ]) {
+    it(`lists the proxy's own ${type}`, () => {
+      const [entry] = entriesOfType(index.resources, type as string);
+      assert.equal(entry?.['@id'], `${BASE}/v3/${path}`);
+      assert.match(String(entry?.['comment']), /searches the packages this proxy holds/);
+    });
+  }
 });
 
 describe('offlineResources', () => {

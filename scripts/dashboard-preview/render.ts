@@ -3,7 +3,7 @@
 //   every second → ~80 s of synthetic client traffic with an incident timeline → every panel's PromQL
 //   through Prometheus' /api/v1/query_range → one SVG (Grafana dark theme) → PNG with rsvg-convert.
 //
-//   node --import tsx grafana/preview/render.ts [--out grafana/preview/dashboard.png] [--seconds 80]
+//   node --import tsx scripts/dashboard-preview/render.ts [--out docs/images/dashboard.png] [--seconds 80]
 //        [--rate-interval 15s] [--svg path.svg] [--width 1600] [--dump data.json | --from-dump data.json]
 //
 // Everything listens on 127.0.0.1 and is stopped before exit. Needs the Debian packages prometheus,
@@ -30,7 +30,7 @@ const JOB = 'nuget-proxy';
 
 const { values: args } = parseArgs({
   options: {
-    out: { type: 'string', default: join(HERE, 'dashboard.png') },
+    out: { type: 'string', default: join(REPO, 'docs/images/dashboard.png') },
     svg: { type: 'string' },
     seconds: { type: 'string', default: '80' },
     'rate-interval': { type: 'string', default: '15s' },
@@ -323,7 +323,7 @@ function footerText(d: Capture): string {
   const when = d.incidents.map((i) => `${i.label} +${Math.round(i.from - start)}–${Math.round(i.to - start)} s`).join(', ');
   return (
     `Real data: Prometheus ${d.promVersion} scraping a real nuget-proxy serve process (with Redis and a local fake upstream) every 1 s while synthetic NuGet client traffic ran ` +
-    `(${d.requests} requests; ${when}; shaded on the time axes). Drawn by grafana/preview/render.ts from the dashboard JSON, not a Grafana screenshot.`
+    `(${d.requests} requests; ${when}; shaded on the time axes). Drawn by scripts/dashboard-preview/render.ts from the dashboard JSON, not a Grafana screenshot.`
   );
 }
 

@@ -1,0 +1,3 @@
+// The version `nuget-proxy --version` reports; a test keeps it equal to package.json's.
+
+export const VERSION = '0.1.0';
