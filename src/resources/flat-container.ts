@@ -18,7 +18,7 @@ import { normalizeLowerVersion, toLowerId, toLowerVersion, sortVersionStrings } 
 import { parseNuspec } from '../nuget/nuspec.ts';
 import type { FlatFile, FlatFileRequest } from '../nuget/paths.ts';
 import { NupkgError, readNupkgFile, readNupkgManifest, type ZipSource } from '../nupkg.ts';
-import { readBlob, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
+import { readBlob, readWhole, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
 import { packageKey } from '../storage/layout.ts';
 import type { LocalTemp } from '../storage/local-temp.ts';
 import type { UpstreamClient } from '../upstream.ts';
@@ -137,6 +137,7 @@ export class FlatContainerResource {
         cache: result.cache,
         body: { kind: 'json', stored: result.entry.body, renderKey: `${versionsKey(lowerId)}:${result.entry.fetchedAt}` },
         ...(result.warning ? { warnings: [result.warning] } : {}),
+        ...(result.freshUntilMs ? { freshUntilMs: result.freshUntilMs } : {}),
       };
     } catch (err) {
       if (!(err instanceof UpstreamUnavailable)) throw err;
@@ -165,6 +166,8 @@ export class FlatContainerResource {
       this.deps.metrics.cacheLookups.inc({ resource, result: 'hit' });
     }
     const blobs = this.deps.blobs;
+    const size = stat.size;
+    const gone = () => new NotFound(`${file} of ${lowerId} ${lowerVersion} is no longer in the cache`);
     let contentType = CONTENT_TYPES[file];
     if (file === 'icon') {
       const head = await blobs.openRead(key, { start: 0, end: 16 });
@@ -188,16 +191,23 @@ export class FlatContainerResource {
       resource,
       cache,
       immutable: true,
+      packageFile: { lowerId, lowerVersion, file },
       body: {
         kind: 'file',
-        open: async () => {
-          const stream = await blobs.openRead(key);
-          if (!stream) throw new NotFound(`${file} of ${lowerId} ${lowerVersion} is no longer in the cache`);
-          return stream;
-        },
-        size: stat.size,
+        size,
         contentType,
         ...(etag ? { etag } : {}),
+        open: async () => {
+          if (blobs.openReader) {
+            const reader = await blobs.openReader(key);
+            if (!reader) throw gone();
+            return { kind: 'reader', reader };
+          }
+          const stream = await blobs.openRead(key);
+          if (!stream) throw gone();
+          return { kind: 'stream', stream };
+        },
+        readAll: () => readWhole(blobs, key, size),
       },
     };
   }

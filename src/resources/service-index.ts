@@ -45,7 +45,7 @@ export class ServiceIndexResource {
     return layout;
   }
 
-  private async fetch(): Promise<{ layout: Layout; warning?: string }> {
+  private async fetch(): Promise<{ layout: Layout; warning?: string; freshUntilMs?: number }> {
     const { config, docs } = this.deps;
     const result = await docs.get({
       key: SERVICE_INDEX_KEY,
@@ -60,7 +60,11 @@ export class ServiceIndexResource {
       },
     });
     if (result.entry.status !== 200) throw new UpstreamUnavailable(502, 'UPSTREAM_NO_INDEX', `upstream service index ${config.upstream} answered 404`);
-    return { layout: this.layoutOf(result.entry.body), ...(result.warning ? { warning: result.warning } : {}) };
+    return {
+      layout: this.layoutOf(result.entry.body),
+      ...(result.warning ? { warning: result.warning } : {}),
+      ...(result.freshUntilMs ? { freshUntilMs: result.freshUntilMs } : {}),
+    };
   }
 
   /** The upstream layout (cached copy offline); null offline when nothing was ever cached. */
@@ -83,6 +87,7 @@ export class ServiceIndexResource {
     let layout: Layout | null = null;
     let warning: string | undefined;
     let cache: 'hit' | 'local' = 'hit';
+    let freshUntilMs: number | undefined;
     if (this.deps.config.offline) {
       layout = await this.layout();
     } else {
@@ -90,6 +95,7 @@ export class ServiceIndexResource {
         const r = await this.fetch();
         layout = r.layout;
         warning = r.warning;
+        freshUntilMs = r.freshUntilMs;
       } catch (err) {
         // Upstream gone and never cached: still describe what the proxy can serve from its disk.
         warning = `nuget-proxy: upstream service index unavailable (${(err as Error).message}); serving the proxy's own index`;
@@ -114,6 +120,8 @@ export class ServiceIndexResource {
       cache,
       body: { kind: 'json', stored: JSON.stringify(index) },
       ...(warning ? { warnings: [warning] } : {}),
+      // Built from upstream's fresh index alone (not from what the disk holds): the same answer until it expires.
+      ...(freshUntilMs && !fromDisk ? { freshUntilMs } : {}),
     };
   }
 }
