@@ -5,7 +5,7 @@
 import { createActivity, type Activity } from './activity.ts';
 import { CircuitBreaker } from './breaker.ts';
 import type { Config } from './config.ts';
-import { createFillCoordinator } from './coordination/fill-coordinator.ts';
+import { createExclusiveRunner, createFillCoordinator } from './coordination/fill-coordinator.ts';
 import { MemoryTier } from './cache/memory-tier.ts';
 import { flushLogs, type Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
@@ -69,6 +69,7 @@ const ACCESS_FLUSH_MS = 15_000;
 
 const BREAKER_STATE_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 const REDIS_START_WAIT_MS = 1500;
+const RETENTION_SWEEP_LEASE = 'retention-sweep';
 
 export async function createProxy(config: Config, log: Logger, metrics: Metrics): Promise<Proxy> {
   const temp = new LocalTemp(config.cacheDir);
@@ -81,6 +82,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   if (redis && !(await redis.ready(REDIS_START_WAIT_MS))) log.warn('redis not reachable at start; running on local metadata and fill coordination until it is');
   const store = new MetadataStore({ blobs, memory: memory.space('metadata', metaEntrySize), redis, metrics, log });
   const fillCoordinator = createFillCoordinator({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, metrics, log });
+  const exclusive = createExclusiveRunner({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, log });
   // Without Redis there is nothing to report: an absent series, not a 0 that would read as "Redis down".
   if (!redis) metrics.registry.removeSingleMetric('nuget_proxy_redis_up');
   const breaker = new CircuitBreaker({
@@ -119,6 +121,8 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
       graceMs: config.evictionGraceSeconds * 1000,
     },
     onEvicted: (lowerId, lowerVersion) => local.noteRemoved(lowerId, lowerVersion),
+    // One sweeper at a time across processes and replicas sharing the store; the others skip their turn.
+    exclusive: (run) => exclusive(RETENTION_SWEEP_LEASE, run),
   });
   const activity = createActivity();
   // The web page's catalog follows fills, evictions and generation changes through LocalPackages, and
