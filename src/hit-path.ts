@@ -71,10 +71,13 @@ export class HitPath {
     return Math.floor(this.deps.tier.maxBytes / 4);
   }
 
-  /** The key a response is held under: its URL; for documents also the public base and the encoding. */
+  /**
+   * The key a response is held under: its path (the routes it can come from ignore the query string, so a
+   * query must not make copies); for documents also the public base and the encoding.
+   */
   keyFor(req: IncomingMessage, document: { publicBase: string; gzip: boolean } | null): string {
-    const url = req.url ?? '';
-    return document ? `${url}\u0000${document.publicBase}\u0000${document.gzip ? 'gzip' : 'identity'}` : url;
+    const path = pathOf(req.url ?? '');
+    return document ? `${path}\u0000${document.publicBase}\u0000${document.gzip ? 'gzip' : 'identity'}` : path;
   }
 
   /** Holds a response for later requests (the full path calls this for what may be held). */
@@ -117,11 +120,10 @@ export class HitPath {
   }
 
   private lookup(req: IncomingMessage): { key: string; response: HeldResponse } | null {
-    const url = req.url ?? '';
-    let key = url;
+    let key = pathOf(req.url ?? '');
     let response = this.held.get(key);
     if (!response) {
-      if (!url.endsWith('.json')) return null;
+      if (!key.endsWith('.json')) return null;
       const { base } = publicBaseFor(req, this.deps.config, this.deps.tls);
       key = this.keyFor(req, { publicBase: base, gzip: acceptsGzip(req.headers['accept-encoding']) });
       response = this.held.get(key);
@@ -212,6 +214,11 @@ export class HitPath {
     }
     c.inc(bytes);
   }
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
 }
 
 /** A 304 keeps the validators and caching headers of the 200 it stands for, and no body headers. */
