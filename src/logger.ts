@@ -41,14 +41,17 @@ export class LineBuffer {
   private readonly waiting: Array<() => void> = [];
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly fd: number) {
+  constructor(
+    private readonly fd: number,
+    private readonly maxBufferedBytes = MAX_BUFFERED_BYTES,
+  ) {
     this.timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
     this.timer.unref();
     process.once('exit', () => this.flushSync());
   }
 
   write(line: string): void {
-    if (this.bytes + line.length > MAX_BUFFERED_BYTES) {
+    if (this.bytes + line.length > this.maxBufferedBytes) {
       this.dropped++;
       return;
     }
