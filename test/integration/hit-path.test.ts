@@ -1,12 +1,15 @@
 // The hit path (src/hit-path.ts): package files and fresh documents answered from the memory tier — proven by
 // taking the file away underneath — with the same headers, HEAD, ETag/304, gzip negotiation per client, the
 // same log line and metrics as the full path; and dropped from memory when retention evicts the version, when
-// the document expires, or when a tool changes the cache.
+// the document expires, or when a tool changes the cache. With a policy, a .nupkg is never answered from
+// memory (every download passes the policy).
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { buildPackage, pseudoRandomBytes, writePackages, type PackageSpec } from '../helpers/packages.ts';
@@ -18,13 +21,14 @@ const KB = 1000;
 const SMALL: PackageSpec = { id: 'Contoso.Hit.Small', version: '1.0.0', extraFiles: { 'content/a.bin': pseudoRandomBytes(150 * KB, 11) } };
 const LARGE: PackageSpec = { id: 'Contoso.Hit.Large', version: '1.0.0', extraFiles: { 'content/b.bin': pseudoRandomBytes(3000 * KB, 12) } };
 const MANY: PackageSpec[] = Array.from({ length: 150 }, (_, i) => ({ id: 'Contoso.Hit.Many', version: `1.${i}.0` }));
+const GATED: PackageSpec = { id: 'Contoso.Hit.Gated', version: '1.0.0' };
 const EVICT: PackageSpec[] = Array.from({ length: 3 }, (_, i) => ({ id: `Contoso.Hit.Evict${i}`, version: '1.0.0', extraFiles: { 'content/c.bin': pseudoRandomBytes(300 * KB, 20 + i) } }));
 
 let upstream: FakeUpstream;
 
 before(async () => {
   const dir = await makeTempDir('hit-packages');
-  upstream = await startFakeUpstream({ packages: await writePackages(dir, [SMALL, LARGE, ...MANY, ...EVICT]) });
+  upstream = await startFakeUpstream({ packages: await writePackages(dir, [SMALL, LARGE, GATED, ...MANY, ...EVICT]) });
 });
 
 after(async () => {
@@ -256,5 +260,33 @@ describe('retention and memory', () => {
     assert.equal(again.status, 200);
     assert.equal(again.headers['x-cache'], 'MISS');
     assert.equal(upstream.count(upstreamNupkg(p1), { method: 'GET' }), downloadsBefore + 2);
+  });
+});
+
+describe('with a policy', () => {
+  let proxy: TestProxy;
+
+  before(async () => {
+    const dir = await makeTempDir('hit-policy');
+    const config = join(dir, 'nuget-proxy.yaml');
+    await writeFile(config, `upstream: ${upstream.serviceIndexUrl}\npolicy:\n  deny: ["Evil.*"]\n`);
+    proxy = await startProxy({ NUGET_PROXY_CONFIG: config });
+  });
+
+  after(async () => {
+    await proxy?.dispose();
+  });
+
+  it('never answers a .nupkg from memory: every download passes the policy (its answer can change)', async () => {
+    const path = nupkgPath(GATED);
+    assert.equal((await request(proxy.url, path)).headers['x-cache'], 'MISS');
+    assert.equal((await request(proxy.url, path)).headers['x-cache'], 'HIT');
+    // Taken away underneath: a memory copy would still answer; the full path has to fetch it again.
+    assert.ok(await proxy.proxy.blobs.delete(packageKey(lower(GATED.id), GATED.version, 'nupkg')));
+    const third = await request(proxy.url, path);
+    assert.equal(third.status, 200);
+    assert.equal(third.headers['x-cache'], 'MISS');
+    assert.equal(sha(third.body), sha(buildPackage(GATED)));
+    assert.equal(upstream.count(upstreamNupkg(GATED), { method: 'GET' }), 2);
   });
 });
