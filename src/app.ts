@@ -1,15 +1,17 @@
 // createApp(deps): the Koa application and its middleware order —
-// request context (id, logger, one log line, metrics) → errors → path prefix → router.
+// request context (id, logger, one log line, metrics) → errors → path prefix → router —
+// behind the hit path, which answers from memory what it can before Koa sees the request.
 
-import { randomUUID } from 'node:crypto';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import Koa, { type Context, type Next } from 'koa';
+import { HitPath } from './hit-path.ts';
 import { errorMiddleware, ReplyWriter } from './http.ts';
-import type { Logger } from './logger.ts';
 import type { CacheResult } from './metrics.ts';
+import { PackageStreams } from './package-streams.ts';
 import type { Proxy } from './proxy.ts';
+import { requestIdOf, RequestLog } from './request-log.ts';
 import { createRouter } from './routes.ts';
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface AppDeps {
   readonly proxy: Proxy;
@@ -20,63 +22,33 @@ export interface AppDeps {
 }
 
 /** One JSON log line and the HTTP metrics for every request, whatever happened inside. */
-function requestContext(log: Logger, proxy: Proxy, draining: () => boolean) {
-  const { metrics } = proxy;
+function requestContext(requests: RequestLog, proxy: Proxy, draining: () => boolean) {
   return async (ctx: Context, next: Next): Promise<void> => {
-    const incoming = ctx.get('X-Request-Id');
-    const reqId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const reqId = requestIdOf(ctx.req.headers['x-request-id']);
     ctx.set('X-Request-Id', reqId);
-    const reqLog = log.child({ reqId });
     if (draining()) ctx.set('Connection', 'close');
-    ctx.state['log'] = reqLog;
-    // Read now: a handler that stops reading a body early (an oversized form) destroys the request, and its socket with it.
-    const remoteAddress = ctx.ip;
-    const remotePort = ctx.req.socket.remotePort;
-    const started = process.hrtime.bigint();
-    metrics.httpInFlight.inc();
+    // Lines logged while answering carry the request id.
+    ctx.state['log'] = proxy.log.child({ reqId });
+    const started = requests.begin(ctx.req);
     try {
       await next();
     } finally {
-      metrics.httpInFlight.dec();
-      const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      const labels = { route: String(route), method: ctx.method };
-      const finish = () => {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        metrics.httpRequests.inc({ ...labels, status: String(ctx.status) });
-        metrics.httpDuration.observe(labels, seconds);
-        // The web page's last-hour view counts the NuGet API only (not probes, scrapes or the page itself).
-        if (labels.route.startsWith('/v3/')) {
-          proxy.activity.traffic.record({ status: ctx.status, cache: ctx.state['cache'] as CacheResult | undefined, bytes: ctx.method === 'HEAD' ? 0 : (ctx.response.length ?? 0) });
-        }
-        // pino-http's field names (req.id/method/url/remoteAddress, res.statusCode, responseTime in ms), so log
-        // pipelines that know that shape read these lines as they are; plus the proxy's own route and cache result.
-        const userAgent = ctx.get('User-Agent');
-        const line = {
-          req: {
-            id: reqId,
-            method: ctx.method,
-            url: ctx.url.slice(0, 512),
-            // The client: X-Forwarded-For's first address with --trust-proxy, else the socket's peer.
-            remoteAddress,
-            remotePort,
-            ...(userAgent ? { headers: { 'user-agent': userAgent.slice(0, 200) } } : {}),
-          },
-          res: { statusCode: ctx.status },
-          responseTime: Math.round(seconds * 1e4) / 10,
-          route: labels.route,
-          cache: ctx.state['cache'] as string | undefined,
+      const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute;
+      requests.end(
+        {
+          reqId,
+          method: ctx.method,
+          url: ctx.url,
+          route: route === undefined ? 'unmatched' : String(route),
+          status: ctx.status,
+          cache: ctx.state['cache'] as CacheResult | undefined,
           resource: ctx.state['resource'] as string | undefined,
           code: ctx.state['errorCode'] as string | undefined,
-        };
-        if (labels.route === '/healthz' || labels.route === '/readyz' || labels.route === '/metrics') reqLog.debug(line, 'request completed');
-        else reqLog.info(line, 'request completed');
-      };
-      // Streamed bodies finish later than the middleware chain: log when the response is really done.
-      if (ctx.respond !== false && ctx.body && typeof (ctx.body as NodeJS.ReadableStream).pipe === 'function') {
-        ctx.res.once('close', finish);
-      } else {
-        finish();
-      }
+          userAgent: ctx.get('User-Agent').slice(0, 200) || undefined,
+          bytes: ctx.method === 'HEAD' ? 0 : (ctx.response.length ?? 0),
+        },
+        started,
+      );
     }
   };
 }
@@ -89,16 +61,50 @@ function stripPrefix(prefix: string) {
   };
 }
 
+/** Koa, with the hit path in front: a request the memory tier answers never builds a Koa context. */
+class ProxyApp extends Koa {
+  constructor(private readonly hits: HitPath) {
+    super();
+  }
+
+  override callback(): (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => Promise<void> {
+    const full = super.callback();
+    return (req, res) => (req instanceof IncomingMessage && res instanceof ServerResponse && this.hits.serve(req, res) ? Promise.resolve() : full(req, res));
+  }
+}
+
 export function createApp(deps: AppDeps): Koa {
   const { proxy } = deps;
-  const app = new Koa();
-  app.proxy = proxy.config.trustProxy;
+  const { config, metrics } = proxy;
+  const draining = deps.draining ?? (() => false);
+  const requests = new RequestLog(proxy.log, metrics, proxy.activity, config.trustProxy);
+  const streams = new PackageStreams({
+    maxStreams: config.maxPackageStreams,
+    queueLength: config.packageStreamQueue,
+    stallTimeoutMs: config.clientStallTimeoutSeconds * 1000,
+    metrics,
+  });
+  const hits = new HitPath({
+    tier: proxy.memory,
+    streams,
+    requests,
+    metrics,
+    config,
+    tls: deps.tls,
+    draining,
+    checkGeneration: () => proxy.checkGeneration(),
+    noteServed: (lowerId, lowerVersion) => proxy.noteServed(lowerId, lowerVersion),
+  });
+  // Evictions and tools that change the cache underneath reach the responses held in memory.
+  proxy.local.watch((change) => hits.noteChange(change));
+  const writer = new ReplyWriter({ metrics, tier: proxy.memory, rewriter: proxy.rewriter, hits, streams });
+  const app = new ProxyApp(hits);
+  app.proxy = config.trustProxy;
   // Koa would print every error to stderr itself; errors are logged once, by errorMiddleware.
   app.silent = true;
-  const writer = new ReplyWriter(proxy.metrics, Math.floor((proxy.config.memoryCacheMb * 1024 * 1024) / 2));
   const router = createRouter({ proxy, writer, tls: deps.tls, readiness: deps.readiness });
-  const prefix = proxy.config.publicUrl ? new URL(proxy.config.publicUrl).pathname.replace(/\/+$/, '') : '';
-  app.use(requestContext(proxy.log, proxy, deps.draining ?? (() => false)));
+  const prefix = config.publicUrl ? new URL(config.publicUrl).pathname.replace(/\/+$/, '') : '';
+  app.use(requestContext(requests, proxy, draining));
   app.use(errorMiddleware(proxy.log));
   app.use(stripPrefix(prefix));
   app.use(router.routes());

@@ -154,6 +154,9 @@ export interface Config {
   readonly notFoundTtlSeconds: number;
   readonly staleWaitMs: number;
   readonly memoryCacheMb: number;
+  readonly maxPackageStreams: number;
+  readonly packageStreamQueue: number;
+  readonly clientStallTimeoutSeconds: number;
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamResponseTimeoutMs: number;
   readonly upstreamIdleTimeoutMs: number;
@@ -213,6 +216,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'PEM private key file for --tls-cert.' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', kind: 'int', default: 20000, min: 0, group: 'Server', commands: ['serve'],
     description: 'On SIGTERM/SIGINT: how long to let in-flight responses and fills finish before exiting.' },
+  { key: 'maxPackageStreams', flag: 'max-package-streams', kind: 'int', default: 512, min: 1, group: 'Server', commands: ['serve'],
+    description: 'Package downloads streamed from storage at the same time (downloads from the memory tier do not count); each holds at most one read buffer, sized to its client\'s pace.' },
+  { key: 'packageStreamQueue', flag: 'package-stream-queue', kind: 'int', default: 1024, min: 0, group: 'Server', commands: ['serve'],
+    description: 'Package downloads that wait (up to 30 s) for a stream when all are busy; past that: 503 with Retry-After.' },
+  { key: 'clientStallTimeoutSeconds', flag: 'client-stall-timeout-seconds', kind: 'int', default: 60, min: 1, group: 'Server', commands: ['serve'],
+    description: 'A client that reads nothing of its response for this long is disconnected (its buffers freed).' },
   { key: 'uiToken', flag: 'ui-token', kind: 'string', default: null, secret: true, group: 'Web page', commands: ['serve'],
     description: 'Access token for the web page at / (Authorization: Bearer, or a login form that sets a cookie). The NuGet API under /v3 is not affected.' },
 
@@ -269,8 +278,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'Redis is a Redis Cluster: --redis-url names any one node (a seed); the others are discovered from it.' },
   { key: 'fillLeaseSeconds', flag: 'fill-lease-seconds', kind: 'int', default: 30, min: 1, max: 3600, group: 'Cache', commands: NET,
     description: 'Lease a package fill holds (renewed every third of it) so other replicas wait instead of downloading too; a crashed filler blocks the package for at most this long.' },
-  { key: 'memoryCacheMb', flag: 'memory-cache-mb', kind: 'int', default: 64, min: 1, group: 'Cache', commands: ALL,
-    description: 'Memory for hot metadata documents and rendered responses.' },
+  { key: 'memoryCacheMb', flag: 'memory-cache-mb', kind: 'int', default: 256, min: 1, group: 'Cache', commands: ALL,
+    description: 'The memory tier: one LRU budget for hot package files (each at most a quarter of it), metadata documents and rendered responses, served without touching storage.' },
   { key: 'maxPackageMb', flag: 'max-package-mb', kind: 'int', default: 1024, min: 1, group: 'Cache', commands: NET,
     description: 'Largest .nupkg the proxy will download.' },
   { key: 'rewriteWorkers', flag: 'rewrite-workers', kind: 'int', default: 2, min: 0, max: 16, group: 'Cache', commands: NET,

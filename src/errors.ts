@@ -57,6 +57,13 @@ export class UpstreamUnavailable extends ProxyError {
   }
 }
 
+/** The proxy is at a configured limit (e.g. every package stream busy): try again shortly. */
+export class ServiceBusy extends ProxyError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super(503, 'BUSY', message, { expose: true, headers: { 'Retry-After': String(Math.ceil(retryAfterSeconds)) } });
+  }
+}
+
 /** Upstream sent something that is not what the protocol promises (bad JSON, a corrupt package). */
 export class UpstreamInvalid extends ProxyError {
   constructor(message: string, options: { cause?: unknown } = {}) {

@@ -70,6 +70,11 @@ export interface Metrics {
   readonly fillLeaseWaits: Gauge<'backend'>;
   readonly fillLeaseWaitDuration: Histogram<'backend'>;
   readonly rewriteDuration: Histogram<'mode'>;
+  readonly memoryTierBytes: Gauge;
+  readonly packageStreams: Gauge;
+  readonly packageStreamQueue: Gauge;
+  readonly packageStreamsRejected: Counter;
+  readonly stalledClients: Counter;
 }
 
 export const METRIC_PREFIX = 'nuget_proxy_';
@@ -249,6 +254,31 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: 'Time to validate and rewrite an upstream JSON document, inline or in the worker pool.',
       labelNames: ['mode'],
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    memoryTierBytes: new Gauge({
+      name: 'nuget_proxy_memory_tier_bytes',
+      help: 'Bytes held by the memory tier (hot package files, metadata documents, rendered responses); at most --memory-cache-mb.',
+      registers,
+    }),
+    packageStreams: new Gauge({
+      name: 'nuget_proxy_package_streams',
+      help: 'Package downloads being streamed from storage right now (at most --max-package-streams).',
+      registers,
+    }),
+    packageStreamQueue: new Gauge({
+      name: 'nuget_proxy_package_stream_queue',
+      help: 'Package downloads waiting for a stream (at most --package-stream-queue).',
+      registers,
+    }),
+    packageStreamsRejected: new Counter({
+      name: 'nuget_proxy_package_streams_rejected_total',
+      help: 'Package downloads answered 503 (Retry-After) because every stream was busy and the queue was full or the wait too long.',
+      registers,
+    }),
+    stalledClients: new Counter({
+      name: 'nuget_proxy_stalled_clients_total',
+      help: 'Responses abandoned because the client read nothing for --client-stall-timeout-seconds.',
       registers,
     }),
   };

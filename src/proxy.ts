@@ -7,8 +7,9 @@ import { createActivity, type Activity } from './activity.ts';
 import { CircuitBreaker } from './breaker.ts';
 import type { Config } from './config.ts';
 import { createExclusiveRunner, createFillCoordinator } from './coordination/fill-coordinator.ts';
+import { MemoryTier } from './cache/memory-tier.ts';
 import { FolderUpstream } from './folder-upstream.ts';
-import type { Logger } from './logger.ts';
+import { flushLogs, type Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { Policy } from './policy/rules.ts';
 import { RedisConnection } from './redis.ts';
@@ -35,7 +36,7 @@ import type { BlobStore } from './storage/blob-store.ts';
 import { createBlobStore } from './storage/create.ts';
 import { GenerationWatch } from './storage/generation.ts';
 import { LocalTemp } from './storage/local-temp.ts';
-import { MetadataStore } from './storage/metadata-store.ts';
+import { MetadataStore, metaEntrySize } from './storage/metadata-store.ts';
 import { UpstreamClient } from './upstream.ts';
 
 export interface Proxy {
@@ -45,6 +46,10 @@ export interface Proxy {
   readonly blobs: BlobStore;
   readonly temp: LocalTemp;
   readonly store: MetadataStore;
+  /** The one memory budget (--memory-cache-mb) for metadata, renderings and held responses. */
+  readonly memory: MemoryTier;
+  /** Worker threads for big JSON documents (rewrite at fill time, templates and renders at serve time). */
+  readonly rewriter: RewritePool;
   /** The upstreams, each with its transport, breaker, documents and layout, and the routing between them. */
   readonly feeds: Feeds;
   /** Reads and writes metadata entries by key, whatever upstream they belong to (tools, prefetch, import). */
@@ -66,9 +71,11 @@ export interface Proxy {
   /** The web page's view of the cache and of this process's recent activity. */
   readonly web: WebPageResource;
   readonly activity: Activity;
+  /** Records that a package version was served (retention's access times, the web page's last served). */
+  noteServed(lowerId: string, lowerVersion: string): void;
   /** Drops in-memory views of the cache directory when a tool (import, prefetch) changed it. */
   checkGeneration(): Promise<void>;
-  /** Waits for fills in flight, then releases sockets, workers and Redis. */
+  /** Waits for fills in flight, then releases sockets, workers and Redis, and writes buffered log lines. */
   close(): Promise<void>;
 }
 
@@ -83,12 +90,12 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   const temp = new LocalTemp(config.cacheDir);
   await temp.init();
   const blobs = await createBlobStore(config, log);
-  const memoryBytes = config.memoryCacheMb * 1024 * 1024;
+  const memory = new MemoryTier(config.memoryCacheMb * 1024 * 1024);
   // One Redis connection (server or cluster) for the metadata store and the fill leases.
   const redis = config.redisUrl ? new RedisConnection({ url: config.redisUrl, cluster: config.redisCluster, metrics, log }) : null;
   // A healthy Redis is used from the first request; an unreachable one does not hold up start-up.
   if (redis && !(await redis.ready(REDIS_START_WAIT_MS))) log.warn('redis not reachable at start; running on local metadata and fill coordination until it is');
-  const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redis, metrics, log });
+  const store = new MetadataStore({ blobs, memory: memory.space('metadata', metaEntrySize), redis, metrics, log });
   const fillCoordinator = createFillCoordinator({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, metrics, log });
   const exclusive = createExclusiveRunner({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, log });
   // Without Redis there is nothing to report: an absent series, not a 0 that would read as "Redis down".
@@ -181,7 +188,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
 
   const generation = new GenerationWatch(blobs, () => {
     log.info('cache changed by another process; dropping in-memory views');
-    store.clearMemory();
+    memory.clear();
     local.invalidate();
   });
   await generation.check();
@@ -193,6 +200,8 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     blobs,
     temp,
     store,
+    memory,
+    rewriter,
     feeds,
     docs,
     local,
@@ -209,6 +218,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     retention,
     web,
     activity,
+    noteServed: touch.touch,
     checkGeneration: () => generation.check(),
     async close() {
       await Promise.allSettled([flat.drain(), docs.drain(), ...feeds.all.map((f) => f.docs.drain())]);
@@ -219,6 +229,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
       await store.close();
       await redis?.close();
       await blobs.close();
+      await flushLogs(log);
     },
   };
 }

@@ -1,22 +1,20 @@
-// Runs JSON validation + URL rewriting of large documents on worker threads, so a multi-megabyte
+// Runs the work on large JSON documents on worker threads — validation and URL rewriting at fill time,
+// splitting into a render template and rendering for a public base at serve time — so a multi-megabyte
 // registration document never stalls the event loop that serves everyone else.
 
 import { Worker } from 'node:worker_threads';
-import { rewriteJsonText, type PrefixRule, type RewriteResult, InvalidDocument } from './nuget/rewrite.ts';
+import { InvalidDocument, makeTemplate, renderTemplate, rewriteJsonText, type PrefixRule, type RenderTemplate, type RewriteResult } from './nuget/rewrite.ts';
 import type { Metrics } from './metrics.ts';
+import type { WorkerJob, WorkerReply, WorkerResult } from './rewrite-worker.ts';
 
 /** Below this size parsing inline costs less than the hand-off to a worker. */
 export const INLINE_LIMIT_BYTES = 64 * 1024;
 
 interface Job {
   readonly id: number;
-  readonly resolve: (result: RewriteResult) => void;
+  readonly resolve: (result: WorkerResult) => void;
   readonly reject: (err: Error) => void;
 }
-
-type WorkerReply =
-  | { id: number; ok: true; text: string; separatePages: string[] }
-  | { id: number; ok: false; invalid: boolean; message: string };
 
 function createWorker(): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./rewrite-worker.js', import.meta.url));
@@ -29,7 +27,7 @@ function createWorker(): Worker {
 export class RewritePool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: Array<{ body: Buffer; rules: readonly PrefixRule[]; job: Job }> = [];
+  private readonly queue: Array<{ work: WorkerJob; transfer: ArrayBuffer[]; job: Job }> = [];
   private readonly jobs = new Map<Worker, Job>();
   private nextId = 1;
   private closed = false;
@@ -48,7 +46,7 @@ export class RewritePool {
       this.jobs.delete(w);
       this.release(w);
       if (!job) return;
-      if (msg.ok) job.resolve({ text: msg.text, separatePages: msg.separatePages });
+      if (msg.ok) job.resolve(msg.result);
       else job.reject(msg.invalid ? new InvalidDocument(msg.message) : new Error(msg.message));
     });
     w.on('error', (err) => {
@@ -79,13 +77,20 @@ export class RewritePool {
       }
       this.jobs.set(w, next.job);
       w.ref();
-      // Hand the bytes over without copying when the buffer owns its whole ArrayBuffer.
-      const b = next.body;
-      const whole = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;
-      const body = whole ? new Uint8Array(b.buffer) : new Uint8Array(b);
-      w.postMessage({ id: next.job.id, body, rules: next.rules }, [body.buffer as ArrayBuffer]);
+      w.postMessage({ id: next.job.id, job: next.work }, next.transfer);
     }
     for (const w of this.idle) w.unref();
+  }
+
+  private run(work: WorkerJob, transfer: ArrayBuffer[] = []): Promise<WorkerResult> {
+    return new Promise<WorkerResult>((resolve, reject) => {
+      this.queue.push({ work, transfer, job: { id: this.nextId++, resolve, reject } });
+      this.pump();
+    });
+  }
+
+  private inline(bytes: number): boolean {
+    return bytes < INLINE_LIMIT_BYTES || this.closed || this.size === 0;
   }
 
   /**
@@ -94,7 +99,7 @@ export class RewritePool {
    */
   async rewrite(body: Buffer, rules: readonly PrefixRule[]): Promise<RewriteResult> {
     const end = this.metrics.rewriteDuration.startTimer();
-    if (body.length < INLINE_LIMIT_BYTES || this.closed || this.size === 0) {
+    if (this.inline(body.length)) {
       try {
         return rewriteJsonText(body.toString('utf8'), rules);
       } finally {
@@ -102,13 +107,31 @@ export class RewritePool {
       }
     }
     try {
-      return await new Promise<RewriteResult>((resolve, reject) => {
-        this.queue.push({ body, rules, job: { id: this.nextId++, resolve, reject } });
-        this.pump();
-      });
+      // Hand the bytes over without copying when the buffer owns its whole ArrayBuffer.
+      const whole = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
+      const bytes = whole ? new Uint8Array(body.buffer) : new Uint8Array(body);
+      const r = await this.run({ op: 'rewrite', body: bytes, rules }, [bytes.buffer as ArrayBuffer]);
+      if (r.op !== 'rewrite') throw new Error(`rewrite worker answered ${r.op}`);
+      return { text: r.text, separatePages: r.separatePages };
     } finally {
       end({ mode: 'worker' });
     }
+  }
+
+  /** A stored document split at its base markers (see makeTemplate); built on a worker when large. */
+  async template(stored: string): Promise<RenderTemplate> {
+    if (this.inline(stored.length)) return makeTemplate(stored);
+    const r = await this.run({ op: 'template', stored });
+    if (r.op !== 'template') throw new Error(`rewrite worker answered ${r.op}`);
+    return r.template;
+  }
+
+  /** The document of `template` for one public base; rendered on a worker when large. */
+  async render(template: RenderTemplate, publicBase: string): Promise<Buffer> {
+    if (this.inline(template.bytes.length)) return renderTemplate(template, publicBase);
+    const r = await this.run({ op: 'render', template, publicBase });
+    if (r.op !== 'render') throw new Error(`rewrite worker answered ${r.op}`);
+    return Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
   }
 
   async close(): Promise<void> {

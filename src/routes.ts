@@ -1,6 +1,7 @@
 // URL patterns → resource calls. The only module that reads request paths, query strings and headers;
 // it decides the public base URL once per request and hands resources plain values.
 
+import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -36,31 +37,36 @@ function first(header: string): string {
   return (header.split(',')[0] ?? '').trim();
 }
 
+function headerOf(req: IncomingMessage, name: string): string {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : Array.isArray(v) ? v.join(', ') : '';
+}
+
 /**
  * The base URL clients see. --public-url wins; with --trust-proxy the X-Forwarded-* headers are honoured;
  * otherwise the Host header is trusted only when it names this machine (loopback or its host name) and
  * the listening socket's own address is used instead of anything else a client claims.
  */
-export function publicBaseFor(ctx: Context, config: Pick<Config, 'publicUrl' | 'trustProxy' | 'host'>, tls: boolean): { base: string; https: boolean } {
+export function publicBaseFor(req: IncomingMessage, config: Pick<Config, 'publicUrl' | 'trustProxy' | 'host'>, tls: boolean): { base: string; https: boolean } {
   if (config.publicUrl) {
     const base = config.publicUrl.replace(/\/+$/, '');
     return { base, https: base.startsWith('https:') };
   }
   let proto = tls ? 'https' : 'http';
-  let host = ctx.get('Host');
+  let host = headerOf(req, 'host');
   let prefix = '';
   if (config.trustProxy) {
-    const fp = first(ctx.get('X-Forwarded-Proto')).toLowerCase();
+    const fp = first(headerOf(req, 'x-forwarded-proto')).toLowerCase();
     if (fp === 'http' || fp === 'https') proto = fp;
-    const fh = first(ctx.get('X-Forwarded-Host'));
+    const fh = first(headerOf(req, 'x-forwarded-host'));
     if (fh && HOST_SYNTAX.test(fh)) host = fh;
-    const fx = first(ctx.get('X-Forwarded-Prefix')).replace(/\/+$/, '');
+    const fx = first(headerOf(req, 'x-forwarded-prefix')).replace(/\/+$/, '');
     if (fx && PREFIX_SYNTAX.test(fx)) prefix = fx;
   } else {
     const name = host.replace(/:[0-9]+$/, '').toLowerCase();
     const trusted = HOST_SYNTAX.test(host) && (LOOPBACK_NAMES.has(name) || name === HOSTNAME || name === config.host.toLowerCase());
     if (!trusted) {
-      const sock = ctx.req.socket;
+      const sock = req.socket;
       const addr = sock.localAddress ?? '127.0.0.1';
       host = `${addr.includes(':') ? `[${addr}]` : addr}:${sock.localPort ?? ''}`;
     }
@@ -116,7 +122,7 @@ export function createRouter(deps: RouteDeps): Router {
 
   const hostCheck = new HostMismatchWarning(proxy.log, proxy.config);
   const rcOf = (ctx: Context): RequestContext => {
-    const { base, https } = publicBaseFor(ctx, proxy.config, deps.tls);
+    const { base, https } = publicBaseFor(ctx.req, proxy.config, deps.tls);
     hostCheck.check(ctx, base);
     ctx.state['publicBase'] = base;
     return { publicBase: base, https, log: (ctx.state['log'] as Logger | undefined) ?? proxy.log };
@@ -247,7 +253,7 @@ function addWebRoutes(router: Router, deps: RouteDeps, hostCheck: HostMismatchWa
   }
 
   const requestOf = (ctx: Context): PageRequest => {
-    const { base, https } = publicBaseFor(ctx, proxy.config, deps.tls);
+    const { base, https } = publicBaseFor(ctx.req, proxy.config, deps.tls);
     hostCheck.check(ctx, base);
     ctx.state['publicBase'] = base;
     return { publicBase: base, https, shell: { basePath: basePathOf(base), title: '', tokenGate: gate !== null } };

@@ -39,6 +39,18 @@ export class LruCache<V> {
     }
   }
 
+  /** Deletes every entry `match` accepts; returns how many. */
+  deleteWhere(match: (key: string, value: V) => boolean): number {
+    let n = 0;
+    for (const [k, v] of this.map) {
+      if (!match(k, v.value)) continue;
+      this.map.delete(k);
+      this.bytes -= v.size;
+      n++;
+    }
+    return n;
+  }
+
   clear(): void {
     this.map.clear();
     this.bytes = 0;

@@ -4,6 +4,8 @@
 // prefix the proxy serves becomes BASE_MARKER + proxy path. At response time renderJson() swaps the marker
 // for the request's public base (a linear string replace), so one cached document serves every base URL
 // (https and http listeners, several host names) without re-parsing. Protocol digest §6.5 and §17.
+// Big documents are rendered from a template instead: their bytes split once at the marker, so a render is
+// a copy of byte ranges with the base in between (no string replace, no re-encoding).
 
 import type { UpstreamLayout } from './service-index.ts';
 import { PROXY_PATHS, registrationBasePath } from './paths.ts';
@@ -91,6 +93,56 @@ function jsonEscape(s: string): string {
 /** Substitutes the public base into a stored document. */
 export function renderJson(stored: string, publicBase: string): string {
   return stored.replaceAll(MARKER_IN_JSON, jsonEscape(publicBase));
+}
+
+/**
+ * A stored document as bytes without the markers, and where each marker was (`cuts`: offsets into
+ * `bytes`, ascending). Base-independent like the stored text it comes from.
+ */
+export interface RenderTemplate {
+  readonly bytes: Uint8Array;
+  readonly cuts: Uint32Array;
+}
+
+const MARKER_BYTES = Buffer.from(MARKER_IN_JSON, 'utf8');
+
+/**
+ * Splits a stored document at its markers. `allocate` decides where the bytes live (shared memory when a
+ * worker thread builds the template for the event loop).
+ */
+export function makeTemplate(stored: string, allocate: (bytes: number) => Uint8Array = (n) => new Uint8Array(n)): RenderTemplate {
+  const full = Buffer.from(stored, 'utf8');
+  const at: number[] = [];
+  for (let i = full.indexOf(MARKER_BYTES); i >= 0; i = full.indexOf(MARKER_BYTES, i + MARKER_BYTES.length)) at.push(i);
+  const bytes = allocate(full.length - at.length * MARKER_BYTES.length);
+  const cuts = new Uint32Array(allocate(at.length * 4).buffer, 0, at.length);
+  let out = 0;
+  let from = 0;
+  at.forEach((i, k) => {
+    bytes.set(full.subarray(from, i), out);
+    out += i - from;
+    cuts[k] = out;
+    from = i + MARKER_BYTES.length;
+  });
+  bytes.set(full.subarray(from), out);
+  return { bytes, cuts };
+}
+
+/** The document for one public base: the template's byte ranges with the (JSON-escaped) base between them. */
+export function renderTemplate(t: RenderTemplate, publicBase: string): Buffer {
+  const base = Buffer.from(jsonEscape(publicBase), 'utf8');
+  const out = Buffer.allocUnsafe(t.bytes.length + t.cuts.length * base.length);
+  let o = 0;
+  let from = 0;
+  for (const cut of t.cuts) {
+    out.set(t.bytes.subarray(from, cut), o);
+    o += cut - from;
+    out.set(base, o);
+    o += base.length;
+    from = cut;
+  }
+  out.set(t.bytes.subarray(from), o);
+  return out;
 }
 
 /** For values handled as objects (offline synthesis): replaces the marker in one string. */

@@ -38,6 +38,8 @@ export interface DocumentResult {
   readonly entry: MetaEntry;
   readonly cache: CacheResult;
   readonly warning?: string;
+  /** For a fresh document: until when (ms since epoch) it may be served without asking again. */
+  readonly freshUntilMs?: number;
 }
 
 export interface DocumentDeps {
@@ -115,6 +117,10 @@ export class DocumentCache {
     return age < (e.status === 200 ? spec.freshMs : spec.notFoundFreshMs);
   }
 
+  private freshness(spec: DocumentSpec, e: MetaEntry): { freshUntilMs?: number } {
+    return e.status === 200 && spec.freshMs > 0 ? { freshUntilMs: e.fetchedAt + spec.freshMs } : {};
+  }
+
   private stale(spec: DocumentSpec, cached: MetaEntry, reason: string, detail: string): DocumentResult {
     this.deps.metrics.staleServed.inc({ resource: spec.resource, reason });
     this.deps.metrics.cacheLookups.inc({ resource: spec.resource, result: 'stale' });
@@ -131,7 +137,7 @@ export class DocumentCache {
     const cached = await store.get(spec.key, Math.max(spec.freshMs, spec.notFoundFreshMs), { persist: spec.persist ?? true });
     if (cached && this.fresh(spec, cached)) {
       metrics.cacheLookups.inc({ resource: spec.resource, result: cached.status === 200 ? 'hit' : 'negative' });
-      return { entry: cached, cache: cached.status === 200 ? 'hit' : 'negative' };
+      return { entry: cached, cache: cached.status === 200 ? 'hit' : 'negative', ...this.freshness(spec, cached) };
     }
     let urls: readonly string[];
     try {
@@ -149,7 +155,7 @@ export class DocumentCache {
       const entry = await promise;
       const result: CacheResult = shared ? 'coalesced' : 'miss';
       metrics.cacheLookups.inc({ resource: spec.resource, result });
-      return { entry, cache: result };
+      return { entry, cache: result, ...this.freshness(spec, entry) };
     }
     // A stale copy exists: never make the client wait long for upstream.
     promise.catch((err: unknown) => this.deps.log.debug({ key: spec.key, err: errorMessage(err) }, 'background revalidation failed'));
@@ -166,7 +172,7 @@ export class DocumentCache {
         return this.stale(spec, cached, 'slow', `upstream ${host} did not answer within ${this.deps.staleWaitMs} ms`);
       }
       metrics.cacheLookups.inc({ resource: spec.resource, result: shared ? 'coalesced' : 'miss' });
-      return { entry: outcome, cache: shared ? 'coalesced' : 'miss' };
+      return { entry: outcome, cache: shared ? 'coalesced' : 'miss', ...this.freshness(spec, outcome) };
     } catch (err) {
       return this.stale(spec, cached, 'error', `upstream failed (${errorMessage(err)})`);
     } finally {

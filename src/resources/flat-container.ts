@@ -19,7 +19,7 @@ import { firstListing } from '../nuget/merge.ts';
 import { parseNuspec } from '../nuget/nuspec.ts';
 import type { FlatFile, FlatFileRequest } from '../nuget/paths.ts';
 import { NupkgError, readNupkgFile, readNupkgManifest, type ZipSource } from '../nupkg.ts';
-import { readBlob, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
+import { readBlob, readWhole, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
 import { packageKey, packageKeys } from '../storage/layout.ts';
 import type { LocalTemp } from '../storage/local-temp.ts';
 import type { UpstreamTransport } from '../upstream.ts';
@@ -216,6 +216,7 @@ export class FlatContainerResource {
         cache: result.cache,
         body: { kind: 'json', stored: result.entry.body, renderKey: `${versionsKey(feed.name, lowerId)}:${result.entry.fetchedAt}` },
         ...(result.warning ? { warnings: [result.warning] } : {}),
+        ...(result.freshUntilMs ? { freshUntilMs: result.freshUntilMs } : {}),
       };
     } catch (err) {
       if (!(err instanceof UpstreamUnavailable)) throw err;
@@ -310,6 +311,8 @@ export class FlatContainerResource {
       this.deps.metrics.cacheLookups.inc({ resource, result: 'hit' });
     }
     const blobs = this.deps.blobs;
+    const size = stat.size;
+    const gone = () => new NotFound(`${file} of ${lowerId} ${lowerVersion} is no longer in the cache`);
     let contentType = CONTENT_TYPES[file];
     if (file === 'icon') {
       const head = await blobs.openRead(key, { start: 0, end: 16 });
@@ -333,16 +336,25 @@ export class FlatContainerResource {
       resource,
       cache,
       immutable: true,
+      // Held in memory (answered before any check) only while nothing decides per request: a policy may
+      // refuse a .nupkg it let through before (a new advisory, a changed rule), so those go the full path.
+      ...(file === 'nupkg' && this.deps.policy ? {} : { packageFile: { lowerId, lowerVersion, file } }),
       body: {
         kind: 'file',
-        open: async () => {
-          const stream = await blobs.openRead(key);
-          if (!stream) throw new NotFound(`${file} of ${lowerId} ${lowerVersion} is no longer in the cache`);
-          return stream;
-        },
-        size: stat.size,
+        size,
         contentType,
         ...(etag ? { etag } : {}),
+        open: async () => {
+          if (blobs.openReader) {
+            const reader = await blobs.openReader(key);
+            if (!reader) throw gone();
+            return { kind: 'reader', reader };
+          }
+          const stream = await blobs.openRead(key);
+          if (!stream) throw gone();
+          return { kind: 'stream', stream };
+        },
+        readAll: () => readWhole(blobs, key, size),
       },
     };
   }

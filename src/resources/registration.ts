@@ -83,6 +83,7 @@ export class RegistrationResource {
         cache: result.cache,
         body: { kind: 'json', stored: result.entry.body, renderKey: `${registrationKey(feed.name, hive, rel)}:${result.entry.fetchedAt}` },
         ...(result.warning ? { warnings: [result.warning] } : {}),
+        ...(result.freshUntilMs ? { freshUntilMs: result.freshUntilMs } : {}),
       };
     } catch (err) {
       if (err instanceof UpstreamUnavailable) {

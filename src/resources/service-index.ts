@@ -36,6 +36,7 @@ export class ServiceIndexResource {
     let layout: Layout | null = null;
     let warning: string | undefined;
     let cache: 'hit' | 'local' = 'hit';
+    let freshUntilMs: number | undefined;
     if (offline) {
       layout = await feed.index.layout();
     } else {
@@ -43,6 +44,7 @@ export class ServiceIndexResource {
         const r = await feed.index.fetchWithWarning();
         layout = r.layout;
         warning = r.warning;
+        freshUntilMs = r.freshUntilMs;
       } catch (err) {
         // Upstream gone and never cached: still describe what the proxy can serve from its disk.
         warning = `nuget-proxy: upstream service index unavailable (${(err as Error).message}); serving the proxy's own index`;
@@ -66,6 +68,8 @@ export class ServiceIndexResource {
       cache,
       body: { kind: 'json', stored: JSON.stringify(index) },
       ...(warning ? { warnings: [warning] } : {}),
+      // Built from upstream's fresh index alone (not from what the disk holds): the same answer until it expires.
+      ...(freshUntilMs && !fromDisk ? { freshUntilMs } : {}),
     };
   }
 

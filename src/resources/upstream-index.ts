@@ -18,8 +18,9 @@ export interface UpstreamIndex {
   layout(): Promise<Layout | null>;
   /** The layout, or a 5xx explaining why there is none. */
   requireLayout(): Promise<Layout>;
-  /** The layout with the warning of a stale copy, for the service index response. */
-  fetchWithWarning(): Promise<{ layout: Layout; warning?: string }>;
+  /** The layout with the warning of a stale copy, and until when the cached index is fresh, for the service
+   *  index response. */
+  fetchWithWarning(): Promise<{ layout: Layout; warning?: string; freshUntilMs?: number }>;
 }
 
 /** A V3 feed's service index, cached under the upstream's key. */
@@ -45,7 +46,7 @@ export class FeedIndex implements UpstreamIndex {
     return layout;
   }
 
-  async fetchWithWarning(): Promise<{ layout: Layout; warning?: string }> {
+  async fetchWithWarning(): Promise<{ layout: Layout; warning?: string; freshUntilMs?: number }> {
     const { docs, url, name } = this.deps;
     const result = await docs.get({
       key: serviceIndexKey(name),
@@ -60,7 +61,11 @@ export class FeedIndex implements UpstreamIndex {
       },
     });
     if (result.entry.status !== 200) throw new UpstreamUnavailable(502, 'UPSTREAM_NO_INDEX', `upstream ${name} service index ${url} answered 404`);
-    return { layout: this.layoutOf(result.entry.body), ...(result.warning ? { warning: result.warning } : {}) };
+    return {
+      layout: this.layoutOf(result.entry.body),
+      ...(result.warning ? { warning: result.warning } : {}),
+      ...(result.freshUntilMs ? { freshUntilMs: result.freshUntilMs } : {}),
+    };
   }
 
   async layout(): Promise<Layout | null> {

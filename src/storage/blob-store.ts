@@ -45,12 +45,24 @@ export interface BlobWrite {
   readonly bytesWritten: number;
 }
 
+/**
+ * Positional reads of one object, for backends where a read at an offset is cheap (disk): the response
+ * writer then sizes every read to its client's pace instead of reading ahead at a fixed size.
+ */
+export interface BlobReader {
+  /** Up to `length` bytes from `position` (fewer only at the end of the object). */
+  read(length: number, position: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
 export interface BlobStore {
   /** Where the blobs are, for logs and readiness ("/data", "s3://bucket/prefix/"). */
   readonly description: string;
   stat(key: string): Promise<BlobStat | null>;
   /** A stream of the object's bytes (or a range of them); null when it does not exist. */
   openRead(key: string, range?: ReadRange): Promise<Readable | null>;
+  /** Positional reads (optional: backends without cheap ranged reads leave it out); null when absent. */
+  openReader?(key: string): Promise<BlobReader | null>;
   beginWrite(key: string, options?: WriteOptions): Promise<BlobWrite>;
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string): AsyncIterable<BlobListing>;
@@ -111,6 +123,24 @@ export async function readBlob(store: BlobStore, key: string, maxBytes = 64 * 10
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * Reads a whole object whose size is known (from stat): one read where the backend has positional reads.
+ * null when it does not exist; a StorageError when it is not `size` bytes long (changed underneath).
+ */
+export async function readWhole(store: BlobStore, key: string, size: number): Promise<Buffer | null> {
+  if (!store.openReader) return readBlob(store, key, size);
+  const reader = await store.openReader(key);
+  if (!reader) return null;
+  try {
+    // One byte more than expected tells a grown object from a complete read.
+    const data = await reader.read(size + 1, 0);
+    if (data.length !== size) throw new StorageError(`object ${key} is ${data.length} bytes, expected ${size}`, 'SIZE_CHANGED');
+    return data;
+  } finally {
+    await reader.close();
+  }
 }
 
 /** Writes a whole object from memory. */

@@ -12,6 +12,7 @@ import {
   StorageError,
   UnsafeKeyError,
   type BlobListing,
+  type BlobReader,
   type BlobStat,
   type BlobStore,
   type BlobWrite,
@@ -83,6 +84,41 @@ export class DiskBlobStore implements BlobStore {
       return Readable.from([]);
     }
     return fh.createReadStream({ start, ...(end !== undefined ? { end: end - 1 } : {}), highWaterMark: READ_CHUNK_BYTES, autoClose: true });
+  }
+
+  async openReader(key: string): Promise<BlobReader | null> {
+    const path = this.pathOf(key);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return null;
+      throw storageError(err, `cannot read ${key}`);
+    }
+    let closed = false;
+    return {
+      async read(length: number, position: number): Promise<Buffer> {
+        // A fresh buffer per read: the caller hands it to a socket that may hold it until the client reads.
+        const buf = Buffer.allocUnsafe(length);
+        let n = 0;
+        try {
+          while (n < length) {
+            const { bytesRead } = await fh.read(buf, n, length - n, position + n);
+            if (bytesRead === 0) break;
+            n += bytesRead;
+          }
+        } catch (err) {
+          throw storageError(err, `cannot read ${key}`);
+        }
+        return n === length ? buf : buf.subarray(0, n);
+      },
+      async close(): Promise<void> {
+        if (closed) return;
+        closed = true;
+        await fh.close().catch(() => undefined);
+      },
+    };
   }
 
   async beginWrite(key: string, options: WriteOptions = {}): Promise<BlobWrite> {

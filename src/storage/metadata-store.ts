@@ -9,6 +9,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RedisConnection } from '../redis.ts';
 import { LruCache } from '../cache/lru.ts';
+import type { MemorySpace } from '../cache/memory-tier.ts';
 import type { BlobStore } from './blob-store.ts';
 import { BlobKeyvStore } from './blob-keyv-store.ts';
 
@@ -28,7 +29,10 @@ export type SharedState = 'none' | 'up' | 'down';
 
 export interface MetadataStoreOptions {
   readonly blobs: BlobStore;
-  readonly memoryBytes: number;
+  /** Budget of the in-process tier when it is not a space of the proxy's memory tier (`memory`). */
+  readonly memoryBytes?: number;
+  /** The in-process tier as a space of the proxy's one memory budget. */
+  readonly memory?: MemorySpace<MetaEntry>;
   /** The shared tier; its owner (proxy.ts) closes it. */
   readonly redis: RedisConnection | null;
   readonly metrics: Metrics;
@@ -77,15 +81,20 @@ function newer(a: MetaEntry | undefined, b: MetaEntry | undefined): MetaEntry | 
   return b.fetchedAt > a.fetchedAt ? b : a;
 }
 
+/** What an entry costs in memory (strings may hold two bytes per character). */
+export function metaEntrySize(e: MetaEntry): number {
+  return e.body.length * 2 + 256;
+}
+
 export class MetadataStore {
-  private readonly memory: LruCache<MetaEntry>;
+  private readonly memory: Pick<LruCache<MetaEntry>, 'get' | 'set' | 'clear'>;
   private readonly disk: Keyv<MetaEntry>;
   readonly diskStore: BlobKeyvStore;
   private readonly shared: Keyv<MetaEntry> | null;
   private readonly pendingWrites = new Set<Promise<unknown>>();
 
   constructor(private readonly options: MetadataStoreOptions) {
-    this.memory = new LruCache<MetaEntry>(options.memoryBytes, (e) => e.body.length * 2 + 256);
+    this.memory = options.memory ?? new LruCache<MetaEntry>(options.memoryBytes ?? 0, metaEntrySize);
     this.diskStore = new BlobKeyvStore(options.blobs);
     this.disk = new Keyv<MetaEntry>({ store: this.diskStore, namespace: '', ...SERIALIZATION });
     this.disk.on('error', (err: unknown) => options.log.warn({ err }, 'metadata disk store error'));
