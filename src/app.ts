@@ -17,6 +17,8 @@ export interface AppDeps {
   /** True once SIGTERM arrived: responses ask clients to close the connection. */
   readonly draining?: () => boolean;
   readonly readiness: () => Promise<{ ready: boolean; body: Record<string, unknown> }>;
+  /** The /metrics text (under --workers: every worker's, aggregated); default: this process's registry. */
+  readonly exposition?: () => Promise<string>;
 }
 
 /** One JSON log line and the HTTP metrics for every request, whatever happened inside. */
@@ -84,7 +86,7 @@ export function createApp(deps: AppDeps): Koa {
   // Koa would print every error to stderr itself; errors are logged once, by errorMiddleware.
   app.silent = true;
   const writer = new ReplyWriter(proxy.metrics, Math.floor((proxy.config.memoryCacheMb * 1024 * 1024) / 2));
-  const router = createRouter({ proxy, writer, tls: deps.tls, readiness: deps.readiness });
+  const router = createRouter({ proxy, writer, tls: deps.tls, readiness: deps.readiness, exposition: deps.exposition ?? (() => proxy.metrics.registry.metrics()) });
   const prefix = proxy.config.publicUrl ? new URL(proxy.config.publicUrl).pathname.replace(/\/+$/, '') : '';
   app.use(requestContext(proxy.log, proxy, deps.draining ?? (() => false)));
   app.use(errorMiddleware(proxy.log));

@@ -3,12 +3,13 @@
 // then frozen.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { checkKey } from './storage/blob-store.ts';
 
 export type Command = 'serve' | 'prefetch' | 'export' | 'import';
 
-type Kind = 'string' | 'int' | 'bool' | 'url' | 'path' | 'file' | 'enum' | 'header' | 'size' | 'blob-store';
+type Kind = 'string' | 'int' | 'bool' | 'url' | 'path' | 'file' | 'enum' | 'header' | 'size' | 'blob-store' | 'workers';
 
 interface OptionSpec {
   readonly key: keyof Config;
@@ -75,6 +76,8 @@ export interface Config {
   readonly maxPackageMb: number;
   readonly rewriteWorkers: number;
   readonly shutdownTimeoutMs: number;
+  /** Processes serving the port (`auto` resolved to the CPUs this process may use). */
+  readonly workers: number;
   readonly concurrency: number;
   readonly pin: boolean;
   readonly selection: string | null;
@@ -105,6 +108,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'PEM private key file for --tls-cert.' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', kind: 'int', default: 20000, min: 0, group: 'Server', commands: ['serve'],
     description: 'On SIGTERM/SIGINT: how long to let in-flight responses and fills finish before exiting.' },
+  { key: 'workers', flag: 'workers', kind: 'workers', default: 'auto', min: 1, max: 256, group: 'Server', commands: ['serve'],
+    description: 'Processes serving the port: a number, or auto (one per CPU this process may use). The container image and the Helm chart set 1 and scale by replicas.' },
   { key: 'uiToken', flag: 'ui-token', kind: 'string', default: null, secret: true, group: 'Web page', commands: ['serve'],
     description: 'Access token for the web page at / (Authorization: Bearer, or a login form that sets a cookie). The NuGet API under /v3 is not affected.' },
 
@@ -309,6 +314,17 @@ function parseValue(spec: OptionSpec, raw: string, source: string, problems: str
     case 'header':
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+:\s*\S.*$/.test(raw.trim())) problems.push(`${where}: must look like 'Name: value'`);
       return raw.trim();
+    case 'workers': {
+      const v = raw.trim().toLowerCase();
+      if (v === 'auto') return availableParallelism();
+      if (!/^[0-9]+$/.test(v)) {
+        problems.push(`${where}: must be a whole number or auto`);
+        return undefined;
+      }
+      const n = Number(v);
+      if (n < 1 || n > (spec.max ?? 256)) problems.push(`${where}: must be from 1 to ${spec.max ?? 256}, or auto`);
+      return n;
+    }
     case 'string':
       return raw;
   }
@@ -371,7 +387,7 @@ export function parseConfig(
   for (const spec of OPTIONS) {
     const v = values.get(spec.key);
     const raw = spec.defaultFor && command in spec.defaultFor ? (spec.defaultFor[command] ?? null) : spec.default;
-    const d = spec.kind === 'path' && typeof raw === 'string' ? resolve(baseDir, raw) : raw;
+    const d = spec.kind === 'path' && typeof raw === 'string' ? resolve(baseDir, raw) : spec.kind === 'workers' && raw === 'auto' ? availableParallelism() : raw;
     out[spec.key] = v === undefined ? d : v;
   }
   const config = out as unknown as Config;
@@ -479,7 +495,7 @@ export function renderOptionsHelp(command: Command): string {
       group = spec.group;
       lines.push('', `${group}:`);
     }
-    const value = spec.kind === 'bool' ? '' : spec.kind === 'enum' ? ` <${spec.values?.join('|')}>` : ' <value>';
+    const value = spec.kind === 'bool' ? '' : spec.kind === 'enum' ? ` <${spec.values?.join('|')}>` : spec.kind === 'workers' ? ' <n|auto>' : ' <value>';
     const def = formatDefault(spec, command);
     lines.push(`  --${spec.flag}${value}`);
     lines.push(`      ${spec.description}`);

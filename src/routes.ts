@@ -24,6 +24,8 @@ export interface RouteDeps {
   /** Whether this listener terminates TLS itself. */
   readonly tls: boolean;
   readonly readiness: () => Promise<{ ready: boolean; body: Record<string, unknown> }>;
+  /** The Prometheus text for /metrics. */
+  readonly exposition: () => Promise<string>;
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -141,8 +143,14 @@ export function createRouter(deps: RouteDeps): Router {
   });
 
   router.get('/metrics', async (ctx) => {
+    let text: string;
+    try {
+      text = await deps.exposition();
+    } catch (err) {
+      throw new ProxyError(503, 'METRICS_UNAVAILABLE', `metrics could not be collected: ${(err as Error).message}`);
+    }
     ctx.type = proxy.metrics.registry.contentType;
-    ctx.body = await proxy.metrics.registry.metrics();
+    ctx.body = text;
   });
 
   addWebRoutes(router, deps);

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // The nuget-proxy command line: subcommands, --help, configuration errors, exit codes.
 
+import cluster from 'node:cluster';
+import { joinCluster } from '../cluster/link.ts';
+import { runPrimary } from '../cluster/primary.ts';
 import { ConfigError, parseConfig, renderOptionsHelp, type Command } from '../config.ts';
+import { createLogger } from '../logger.ts';
 import { startServer } from '../main.ts';
 
 const COMMANDS: Record<Command, string> = {
@@ -39,7 +43,11 @@ function commandHelp(command: Command): string {
 
 async function runServe(argv: string[]): Promise<number> {
   const { config } = parseConfig('serve', argv, process.env);
-  const running = await startServer(config);
+  if (cluster.isPrimary && config.workers > 1) {
+    const log = createLogger({ level: config.logLevel, format: config.logFormat });
+    return runPrimary({ workers: config.workers, shutdownTimeoutMs: config.shutdownTimeoutMs, tls: config.tlsCert !== null, log });
+  }
+  const running = await startServer(config, cluster.isWorker ? { cluster: await joinCluster() } : {});
   const onSignal = (signal: NodeJS.Signals) => {
     running.proxy.log.info({ signal }, 'signal received');
     void running.stop().then(() => process.exit(0));

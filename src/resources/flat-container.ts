@@ -26,7 +26,6 @@ import type { DocumentCache } from './documents.ts';
 import { fileNotFoundKey, versionsKey } from './keys.ts';
 import type { LocalPackages } from './local-packages.ts';
 import type { AccessLog } from '../retention/access-log.ts';
-import type { Sweeper } from '../retention/sweeper.ts';
 import type { ServiceIndexResource } from './service-index.ts';
 import type { RequestContext } from './types.ts';
 
@@ -45,7 +44,6 @@ export interface FlatContainerDeps {
   readonly log: Logger;
   /** Records what was served, for retention (batched). */
   readonly access: Pick<AccessLog, 'touch'>;
-  readonly retention: Pick<Sweeper, 'noteAdded'>;
   /** Told about every package fill that failed (the web page lists the recent ones). */
   readonly fillFailures?: Pick<FillFailures, 'add'>;
 }
@@ -284,11 +282,9 @@ export class FlatContainerResource {
       await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'sha512'), result.sha512);
       await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'nuspec'), manifest.nuspecXml, { ifAbsent: true });
       await writeBlobFrom(blobs, packageKey(lowerId, lowerVersion, 'nupkg'), createReadStream(spool, { highWaterMark: 1024 * 1024 }));
-      this.deps.local.noteFilled(lowerId, lowerVersion);
+      // Storage gauges, retention and the other workers follow through the held-packages view.
+      this.deps.local.noteFilled(lowerId, lowerVersion, { bytes: result.bytes });
       metrics.blobFills.inc({ resource: 'nupkg', result: 'ok' });
-      metrics.blobsOnDisk.inc();
-      metrics.blobBytesOnDisk.inc(result.bytes);
-      this.deps.retention.noteAdded(result.bytes);
       log.info({ lowerId, lowerVersion, bytes: result.bytes }, 'package filled');
     } catch (err) {
       if (!(err instanceof NotFound)) {
