@@ -16,7 +16,12 @@ export type ReplyBody =
   /** A JSON document in stored (base-independent) form; `renderKey` identifies it for the render memo. */
   | { kind: 'json'; stored: string; renderKey?: string }
   | { kind: 'file'; open: () => Promise<NodeJS.ReadableStream>; size: number; contentType: string; etag?: string }
-  | { kind: 'bytes'; data: Buffer; contentType: string; etag?: string };
+  | { kind: 'bytes'; data: Buffer; contentType: string; etag?: string }
+  /**
+   * A body still arriving (a fill streamed through): sent as it comes, with Content-Length when known,
+   * else chunked. If the stream fails, the connection is aborted: the client never sees a complete body.
+   */
+  | { kind: 'stream'; stream: NodeJS.ReadableStream; size: number | null; contentType: string; etag?: string };
 
 export interface Reply {
   readonly status: number;
@@ -107,6 +112,15 @@ export class ReplyWriter {
         ctx.body = await body.open();
         ctx.length = body.size;
         this.metrics.servedBytes.inc({ resource: reply.resource, source }, body.size);
+        return;
+      case 'stream':
+        ctx.type = body.contentType;
+        if (body.etag) ctx.set('ETag', body.etag);
+        ctx.set('Accept-Ranges', 'none');
+        // Koa pipes it with stream.pipeline: a stream error destroys the response (the connection).
+        ctx.body = body.stream;
+        if (body.size !== null) ctx.length = body.size;
+        this.metrics.servedBytes.inc({ resource: reply.resource, source }, head ? 0 : (body.size ?? 0));
         return;
     }
   }

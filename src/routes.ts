@@ -108,7 +108,8 @@ export function createRouter(deps: RouteDeps): Router {
     const [idSeg = '', versionSeg = '', fileSeg = ''] = segmentsAfter(ctx, PROXY_PATHS.flatContainer);
     const req = parseFlatFile(idSeg, versionSeg, fileSeg);
     if (!req.ok) throw req.status === 400 ? new BadRequest(req.message) : new NotFound(req.message);
-    return proxy.flat.file(req.value);
+    // GET follows a .nupkg fill as it streams in; HEAD waits for the verified package.
+    return proxy.flat.file(req.value, { stream: ctx.method === 'GET' });
   });
 
   handle(`${PROXY_PATHS.registrationRoot}:hive/*path`, async (ctx, rc) => {
