@@ -228,7 +228,7 @@ export class FlatContainerResource {
       },
     );
     // Only the request that made this process fill counts as the miss; the rest waited for a fill here or
-    // in another replica.
+    // in another process or replica.
     if (follow && flight.companion) {
       // Settles before the flight does (the spool closes first): null when there is nothing to follow.
       const followed = await flight.companion.follow();
