@@ -53,8 +53,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }
     }
     const redis = await proxy.store.checkShared();
-    const breakers = proxy.breaker.snapshot();
-    const upstreamDegraded = Object.values(breakers).some((b) => b.state !== 'closed');
+    // Per upstream (by configured name): its breakers per host; degraded when any is not closed.
+    const upstreams: Record<string, { kind: string; status: 'ok' | 'degraded'; hosts: ReturnType<typeof proxy.feeds.first.breaker.snapshot> }> = {};
+    for (const feed of proxy.feeds.all) {
+      const hosts = feed.breaker.snapshot();
+      const degraded = Object.values(hosts).some((b) => b.state !== 'closed');
+      upstreams[feed.name] = { kind: feed.spec.kind, status: degraded ? 'degraded' : 'ok', hosts };
+    }
+    const upstreamDegraded = Object.values(upstreams).some((u) => u.status !== 'ok');
     // Only a proxy that cannot serve is unready. A dead upstream or Redis degrades it but it still serves
     // from cache — taking every replica out of the Service then would turn an upstream outage into ours.
     const ready = !shuttingDown && writableCheck.ok;
@@ -68,7 +74,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         storageState: writableCheck.ok ? 'writable' : `not writable: ${writableCheck.error ?? ''}`,
         redis,
         offline: config.offline,
-        upstream: breakers,
+        upstreams,
       },
     };
   };

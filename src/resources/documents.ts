@@ -8,7 +8,7 @@ import { SingleFlight } from '../cache/single-flight.ts';
 import { ProxyError, UpstreamInvalid, errorMessage } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { CacheResult, Metrics, Resource } from '../metrics.ts';
-import type { UpstreamClient } from '../upstream.ts';
+import type { UpstreamTransport } from '../upstream.ts';
 
 export interface DocumentSpec {
   readonly key: string;
@@ -42,7 +42,7 @@ export interface DocumentResult {
 
 export interface DocumentDeps {
   readonly store: MetadataStore;
-  readonly upstream: UpstreamClient | null;
+  readonly upstream: UpstreamTransport | null;
   readonly breaker: CircuitBreaker;
   readonly metrics: Metrics;
   readonly log: Logger;
