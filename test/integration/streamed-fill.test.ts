@@ -2,14 +2,16 @@
 // a slow download's bytes as they arrive; a package that fails a check (zip, nuspec id, SHA-512 header) is
 // never delivered complete — the client's response breaks off — and never cached, with no temp file left;
 // HEAD on a cold package waits for the verified package; a client hanging up mid-stream never cancels the fill.
+// With several upstreams (configuration file), a package from the second feed or from a folder streams the
+// same way, and the policy refuses a download before any byte (or upstream request) happens.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { startFakeUpstream, startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { buildPackage, pseudoRandomBytes, writePackages, type PackageSpec } from '../helpers/packages.ts';
 import { makeTempDir, startProxy, type TestProxy } from '../helpers/proxy.ts';
 
@@ -204,5 +206,101 @@ describe('fills streamed through', () => {
     assert.equal(sha(again.body), sha(packages.get(id) as Buffer));
     assert.equal(upstream.count(upstreamPath(id), { method: 'GET' }), 2);
     assert.deepEqual(await tempFiles(), []);
+  });
+});
+
+describe('fills streamed through, several upstreams and the policy', () => {
+  let first: FakeUpstream;
+  let second: FakeUpstream;
+  let multi: TestProxy;
+  const MULTI = [bigSpec('Stream.FromB', 1200), bigSpec('Stream.FromFolder', 600), bigSpec('Stream.Denied', 300)];
+  const bytes = new Map<string, Buffer>();
+
+  before(async () => {
+    const dir = await makeTempDir('streamed-multi');
+    const [fromB, fromFolder, denied] = await writePackages(join(dir, 'b'), MULTI);
+    await writePackages(join(dir, 'folder'), [MULTI[1] as PackageSpec]);
+    // The first upstream has Stream.Denied; the second has Stream.FromB (the first lacks it); the folder the third.
+    second = await startFakeUpstream({ packages: [fromB as string] });
+    first = await startFakeUpstream({ packages: [denied as string] });
+    for (const [i, path] of [fromB, fromFolder, denied].entries()) bytes.set((MULTI[i] as PackageSpec).id.toLowerCase(), await readFile(path as string));
+    const config = join(dir, 'proxy.yaml');
+    await writeFile(
+      config,
+      [
+        'upstreams:',
+        `  - name: first\n    url: ${first.serviceIndexUrl}`,
+        `  - name: second\n    url: ${second.serviceIndexUrl}`,
+        `  - name: share\n    folder: ${join(dir, 'folder')}`,
+        'policy:',
+        '  deny: ["Stream.Denied"]',
+        '',
+      ].join('\n'),
+    );
+    multi = await startProxy({ NUGET_PROXY_CONFIG: config });
+  });
+
+  after(async () => {
+    await multi?.dispose();
+    await second?.stop();
+    await first?.stop();
+  });
+
+  function get(path: string): Promise<Outcome> {
+    return new Promise((resolve) => {
+      const started = performance.now();
+      let firstByteMs: number | null = null;
+      const chunks: Buffer[] = [];
+      http.get(multi.url + path, (res) => {
+        res.on('data', (c: Buffer) => {
+          firstByteMs ??= performance.now() - started;
+          chunks.push(c);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), complete: res.complete, firstByteMs, totalMs: performance.now() - started }));
+      });
+    });
+  }
+
+  it('a package only the second upstream has streams through from it and is cached as its', async () => {
+    const id = 'stream.fromb';
+    second.addFault({ match: upstreamPath(id), kind: 'throttle', bytesPerSecond: 400 * 1024, times: 1 });
+    const r = await get(nupkgPath(id));
+    assert.equal(r.status, 200);
+    assert.ok(r.complete);
+    assert.equal(r.headers['x-cache'], 'MISS');
+    assert.equal(sha(r.body), sha(bytes.get(id) as Buffer));
+    assert.ok(r.totalMs > 2000, `the drip lasted ${Math.round(r.totalMs)} ms`);
+    assert.ok(r.firstByteMs !== null && r.firstByteMs < r.totalMs / 3, `first byte after ${Math.round(r.firstByteMs ?? -1)} ms of ${Math.round(r.totalMs)} ms`);
+    // HEAD waits for the commit (a streamed response may end before it).
+    assert.equal((await fetch(multi.url + nupkgPath(id), { method: 'HEAD' })).status, 200);
+    const marker = await readFile(join(multi.cacheDir, 'packages', id, '1.0.0', 'source'), 'utf8').catch(() => null);
+    assert.equal(marker?.trim(), 'second');
+    const hit = await get(nupkgPath(id));
+    assert.equal(hit.headers['x-cache'], 'HIT');
+    assert.equal(sha(hit.body), sha(bytes.get(id) as Buffer));
+    assert.equal(second.count(upstreamPath(id), { method: 'GET' }), 1);
+  });
+
+  it('a package from a folder upstream streams through its spool and is cached', async () => {
+    const id = 'stream.fromfolder';
+    const r = await get(nupkgPath(id));
+    assert.equal(r.status, 200);
+    assert.ok(r.complete);
+    assert.equal(r.headers['x-cache'], 'MISS');
+    assert.equal(r.headers['content-length'], String(bytes.get(id)?.length));
+    assert.equal(sha(r.body), sha(bytes.get(id) as Buffer));
+    assert.equal((await fetch(multi.url + nupkgPath(id), { method: 'HEAD' })).status, 200);
+    assert.equal((await get(nupkgPath(id))).headers['x-cache'], 'HIT');
+    const entries = await readdir(join(multi.cacheDir, 'tmp'), { recursive: true, withFileTypes: true });
+    assert.deepEqual(entries.filter((e) => e.isFile()).map((e) => e.name), [], 'no temp file left');
+  });
+
+  it('the policy refuses a download before any byte: a 403, upstream never asked for the package, nothing cached', async () => {
+    const id = 'stream.denied';
+    const r = await get(nupkgPath(id));
+    assert.equal(r.status, 403);
+    assert.ok(!r.body.includes(bytes.get(id)?.subarray(0, 64) as Buffer), 'no package bytes in the refusal');
+    assert.deepEqual(await readdir(join(multi.cacheDir, 'packages', id)).catch(() => []), []);
+    assert.equal(first.count(upstreamPath(id)), 0, 'the package was never requested upstream');
   });
 });
