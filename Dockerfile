@@ -20,9 +20,12 @@ RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no
 COPY --from=build /src/dist ./dist
 # The cache is a volume owned by the unprivileged user (uid 1000 is the image's `node` user).
 RUN mkdir -p /data && chown 1000:1000 /data
+# One serving process per container: containers scale by replicas (the CLI's own default, auto, is for
+# VM installs; set NUGET_PROXY_WORKERS=auto to use a container's CPUs instead).
 ENV NUGET_PROXY_HOST=0.0.0.0 \
     NUGET_PROXY_PORT=5555 \
-    NUGET_PROXY_CACHE_DIR=/data
+    NUGET_PROXY_CACHE_DIR=/data \
+    NUGET_PROXY_WORKERS=1
 VOLUME ["/data"]
 USER 1000:1000
 EXPOSE 5555

@@ -7,7 +7,7 @@
 // source`), when it answers, with an ASP.NET-style project whose packages are picked at run time from a
 // candidate list (those the feed serves). Its address is never printed.
 //
-// Knobs: BENCH_ROUNDS (3), BENCH_RESTORE_FEEDS (fake,machine), BENCH_KEEP_TMP=1.
+// Knobs: BENCH_ROUNDS (3), BENCH_RESTORE_FEEDS (fake,machine), BENCH_WORKERS (the proxy's default), BENCH_KEEP_TMP=1.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,6 +24,8 @@ import { DOTNET, requireTools } from './lib/requirements.ts';
 import { median, progress, ratio, seconds, table } from './lib/stats.ts';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+/** Proxy worker processes; unset: the proxy's default (auto: one per CPU). */
+const WORKERS = process.env['BENCH_WORKERS'] ? Number(process.env['BENCH_WORKERS']) : undefined;
 const FEEDS = (process.env['BENCH_RESTORE_FEEDS'] ?? 'fake,machine').split(',');
 const RESTORE_TIMEOUT_MS = 600_000;
 const COLD_TARGET = 1.1;
@@ -226,7 +228,11 @@ async function measure(
     let proxy: ProxyProcess | undefined;
     const cacheDir = join(work, `proxy-cache-${round}`);
     try {
-      proxy = await spawnProxy({ env: { NUGET_PROXY_UPSTREAM: upstreamUrl, NUGET_PROXY_CACHE_DIR: cacheDir }, logFile: join(work, `proxy-${round}.log`) });
+      proxy = await spawnProxy({
+        env: { NUGET_PROXY_UPSTREAM: upstreamUrl, NUGET_PROXY_CACHE_DIR: cacheDir },
+        logFile: join(work, `proxy-${round}.log`),
+        ...(WORKERS !== undefined ? { workers: WORKERS } : {}),
+      });
       const feedUrl = `${proxy.url}/v3/index.json`;
       const before = upstreamDownloads?.() ?? 0;
       const cold = await restore(work, project, feedUrl);
@@ -327,7 +333,7 @@ export async function run(): Promise<string> {
   });
   const details = results.flatMap((r) => r.direct.map((d, i) => [r.feed, i + 1, seconds(d), seconds(r.cold[i] ?? NaN), seconds(r.warm[i] ?? NaN)]));
   return [
-    `restore: dotnet ${dotnetVersion()} restore, nuget-proxy ${commitOf()} (compiled build, defaults, http on 127.0.0.1); fresh HOME, NUGET_PACKAGES and project per run; ` +
+    `restore: dotnet ${dotnetVersion()} restore, nuget-proxy ${commitOf()} (compiled build, defaults, ${WORKERS ?? 'default (auto)'} workers, http on 127.0.0.1); fresh HOME, NUGET_PACKAGES and project per run; ` +
       `${ROUNDS} rounds of direct, proxy cold (new proxy, empty cache), proxy warm (same proxy); medians, seconds`,
     `machine: ${machine}`,
     '',

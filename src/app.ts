@@ -19,6 +19,8 @@ export interface AppDeps {
   /** True once SIGTERM arrived: responses ask clients to close the connection. */
   readonly draining?: () => boolean;
   readonly readiness: () => Promise<{ ready: boolean; body: Record<string, unknown> }>;
+  /** The /metrics text (under --workers: every worker's, aggregated); default: this process's registry. */
+  readonly exposition?: () => Promise<string>;
 }
 
 /** One JSON log line and the HTTP metrics for every request, whatever happened inside. */
@@ -102,7 +104,7 @@ export function createApp(deps: AppDeps): Koa {
   app.proxy = config.trustProxy;
   // Koa would print every error to stderr itself; errors are logged once, by errorMiddleware.
   app.silent = true;
-  const router = createRouter({ proxy, writer, tls: deps.tls, readiness: deps.readiness });
+  const router = createRouter({ proxy, writer, tls: deps.tls, readiness: deps.readiness, exposition: deps.exposition ?? (() => proxy.metrics.registry.metrics()) });
   const prefix = config.publicUrl ? new URL(config.publicUrl).pathname.replace(/\/+$/, '') : '';
   app.use(requestContext(requests, proxy, draining));
   app.use(errorMiddleware(proxy.log));

@@ -3,6 +3,7 @@
 // then frozen.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { UNAVAILABLE_SOURCE, UPSTREAM_NAME, isDirectory, readConfigFile, type RawConfigFile } from './config-file.ts';
 import { patternProblem } from './nuget/source-mapping.ts';
@@ -45,7 +46,7 @@ export const COMMANDS: Readonly<Record<Command, CommandSpec>> = {
   'cache unpin': { summary: 'Remove pins (retention may evict the versions again).', args: '<id>[@<version>]...', maxArgs: Infinity },
 };
 
-type Kind = 'string' | 'int' | 'bool' | 'url' | 'path' | 'file' | 'enum' | 'header' | 'size' | 'blob-store';
+type Kind = 'string' | 'int' | 'bool' | 'url' | 'path' | 'file' | 'enum' | 'header' | 'size' | 'blob-store' | 'workers';
 
 interface OptionSpec {
   readonly key: keyof Config;
@@ -176,6 +177,8 @@ export interface Config {
   readonly maxPackageMb: number;
   readonly rewriteWorkers: number;
   readonly shutdownTimeoutMs: number;
+  /** Processes serving the port (`auto` resolved to the CPUs this process may use). */
+  readonly workers: number;
   readonly concurrency: number;
   readonly pin: boolean;
   readonly selection: string | null;
@@ -222,6 +225,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'Package downloads that wait (up to 30 s) for a stream when all are busy; past that: 503 with Retry-After.' },
   { key: 'clientStallTimeoutSeconds', flag: 'client-stall-timeout-seconds', kind: 'int', default: 60, min: 1, group: 'Server', commands: ['serve'],
     description: 'A client that reads nothing of its response for this long is disconnected (its buffers freed).' },
+  { key: 'workers', flag: 'workers', kind: 'workers', default: 'auto', min: 1, max: 256, group: 'Server', commands: ['serve'],
+    description: 'Processes serving the port: a number, or auto (one per CPU this process may use). The container image and the Helm chart set 1 and scale by replicas.' },
   { key: 'uiToken', flag: 'ui-token', kind: 'string', default: null, secret: true, group: 'Web page', commands: ['serve'],
     description: 'Access token for the web page at / (Authorization: Bearer, or a login form that sets a cookie). The NuGet API under /v3 is not affected.' },
 
@@ -451,6 +456,17 @@ function parseValue(spec: OptionSpec, raw: string, source: string, problems: str
     case 'header':
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+:\s*\S.*$/.test(raw.trim())) problems.push(`${where}: must look like 'Name: value'`);
       return raw.trim();
+    case 'workers': {
+      const v = raw.trim().toLowerCase();
+      if (v === 'auto') return availableParallelism();
+      if (!/^[0-9]+$/.test(v)) {
+        problems.push(`${where}: must be a whole number or auto`);
+        return undefined;
+      }
+      const n = Number(v);
+      if (n < 1 || n > (spec.max ?? 256)) problems.push(`${where}: must be from 1 to ${spec.max ?? 256}, or auto`);
+      return n;
+    }
     case 'string':
       return raw;
   }
@@ -615,12 +631,6 @@ function isServiceLinkUrl(name: string, value: string): boolean {
   return /^NUGET_PROXY(?:_[A-Z0-9_]+)?_PORT$/.test(name) && SERVICE_LINK_URL.test(value.trim());
 }
 
-/**
- * Set by the Helm chart and the benchmarks for worker processes (issue 9), which this build does not run:
- * recognised, so a pod's log does not call it a misspelling of NUGET_PROXY_REWRITE_WORKERS.
- */
-const NOT_READ_YET = ['NUGET_PROXY_WORKERS'];
-
 /** Every NUGET_PROXY_* variable some command reads. */
 const KNOWN_ENV = new Set(OPTIONS.flatMap((o) => [envName(o), ...(o.envNames ?? [])]).filter((n) => n.startsWith(ENV_PREFIX)));
 
@@ -642,7 +652,7 @@ function checkEnvironment(env: Readonly<Record<string, string | undefined>>, ref
         });
       continue;
     }
-    if (KNOWN_ENV.has(name) || NOT_READ_YET.includes(name) || SERVICE_LINK_NAME.test(name)) continue;
+    if (KNOWN_ENV.has(name) || SERVICE_LINK_NAME.test(name)) continue;
     const suggestion = closestMatch(name.slice(ENV_PREFIX.length), [...KNOWN_ENV].map((n) => n.slice(ENV_PREFIX.length)));
     const spec = suggestion === null ? undefined : OPTIONS.find((o) => envName(o) === ENV_PREFIX + suggestion || o.envNames?.includes(ENV_PREFIX + suggestion));
     notes.push({
@@ -789,7 +799,7 @@ export function parseConfig(
   for (const spec of OPTIONS) {
     const v = values.get(spec.key);
     const raw = spec.defaultFor && command in spec.defaultFor ? (spec.defaultFor[command] ?? null) : spec.default;
-    const d = spec.kind === 'path' && typeof raw === 'string' ? resolve(baseDir, raw) : raw;
+    const d = spec.kind === 'path' && typeof raw === 'string' ? resolve(baseDir, raw) : spec.kind === 'workers' && raw === 'auto' ? availableParallelism() : raw;
     out[spec.key] = v === undefined ? d : v;
   }
   const explicit = new Set(values.keys());
@@ -917,7 +927,7 @@ export function renderOptionsHelp(command: Command): string {
       group = spec.group;
       lines.push('', `${group}:`);
     }
-    const value = spec.kind === 'bool' ? '' : spec.kind === 'enum' ? ` <${spec.values?.join('|')}>` : ' <value>';
+    const value = spec.kind === 'bool' ? '' : spec.kind === 'enum' ? ` <${spec.values?.join('|')}>` : spec.kind === 'workers' ? ' <n|auto>' : ' <value>';
     const def = formatDefault(spec, command);
     lines.push(`  --${spec.flag}${value}`);
     lines.push(`      ${spec.description}`);

@@ -5,9 +5,11 @@
 // comes from each package's nuspec, never from its file name (`Foo.1.2.3.nupkg` is ambiguous).
 
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { copyFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { UpstreamInvalid } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics, Resource } from './metrics.ts';
@@ -19,7 +21,7 @@ import { nuspecCatalogEntry, registrationDocuments, type LeafItem } from './nuge
 import { BASE_MARKER } from './nuget/rewrite.ts';
 import type { IndexResource } from './nuget/service-index.ts';
 import { readNupkgFile, readNupkgManifest } from './nupkg.ts';
-import type { DocumentResult, DownloadResult, RequestOptions, UpstreamTransport } from './upstream.ts';
+import type { DocumentResult, DownloadResult, DownloadTarget, RequestOptions, UpstreamTransport } from './upstream.ts';
 
 /** The proxy hive a folder's registration is served under (it holds every version, SemVer 2 included). */
 export const FOLDER_HIVE = 'semver2';
@@ -187,7 +189,12 @@ export class FolderUpstream implements UpstreamTransport {
     return this.notFound(options.resource);
   }
 
-  async download(href: string, destPath: string, options: { resource: Resource; maxBytes: number }): Promise<DownloadResult> {
+  /**
+   * Copies a package file into `target` (a path, or a FillSpool the clients of the fill follow), with its
+   * length known up front and checked, like a feed's Content-Length: a file that changes while it is read
+   * fails the attempt before its end reaches the target.
+   */
+  async download(href: string, target: DownloadTarget, options: { resource: Resource; maxBytes: number }): Promise<DownloadResult> {
     const url = new URL(href);
     const [area = '', idSeg = '', versionSeg = '', fileSeg = ''] = url.pathname.replace(/^\/+/, '').split('/');
     const file = area === 'flat' ? parseFlatFile(idSeg, versionSeg, fileSeg) : null;
@@ -196,25 +203,36 @@ export class FolderUpstream implements UpstreamTransport {
       this.deps.metrics.upstreamRequests.inc({ upstream: this.deps.name, resource: options.resource, outcome: 'not_found' });
       return { kind: 'not_found' };
     }
-    let bytes: Buffer | null = null;
+    let source: Readable;
+    let declared: number;
     if (file.value.file === 'nupkg') {
-      if (pkg.size > options.maxBytes) throw new UpstreamInvalid(`package is ${pkg.size} bytes, more than the configured maximum (${options.maxBytes})`);
-      await copyFile(pkg.path, destPath);
+      declared = (await stat(pkg.path)).size;
+      if (declared > options.maxBytes) throw new UpstreamInvalid(`package is ${declared} bytes, more than the configured maximum (${options.maxBytes})`);
+      source = createReadStream(pkg.path, { highWaterMark: 1024 * 1024 });
     } else {
       const inPackage = file.value.file === 'icon' ? pkg.nuspec.iconFile : file.value.file === 'readme' ? pkg.nuspec.readmeFile : '';
-      bytes = file.value.file === 'nuspec' ? pkg.nuspecXml : inPackage ? await readNupkgFile(pkg.path, inPackage) : null;
+      const bytes = file.value.file === 'nuspec' ? pkg.nuspecXml : inPackage ? await readNupkgFile(pkg.path, inPackage) : null;
       if (!bytes) {
         this.deps.metrics.upstreamRequests.inc({ upstream: this.deps.name, resource: options.resource, outcome: 'not_found' });
         return { kind: 'not_found' };
       }
-      await writeFile(destPath, bytes);
+      declared = bytes.length;
+      source = Readable.from([bytes]);
     }
     const hash = createHash('sha512');
     let size = 0;
-    for await (const chunk of createReadStream(destPath)) {
-      hash.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+      flush(cb) {
+        cb(size === declared ? null : new UpstreamInvalid(`${pkg.path} changed while it was read (${size} of ${declared} bytes)`));
+      },
+    });
+    const sink = typeof target === 'string' ? createWriteStream(target) : await target.begin({ declaredBytes: declared, sha512: null });
+    await pipeline(source, meter, sink);
     this.deps.metrics.upstreamRequests.inc({ upstream: this.deps.name, resource: options.resource, outcome: 'ok' });
     this.deps.metrics.upstreamBytes.inc({ upstream: this.deps.name, resource: options.resource }, size);
     return { kind: 'ok', bytes: size, sha512: hash.digest('base64'), contentType: null };

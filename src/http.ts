@@ -20,7 +20,12 @@ export type ReplyBody =
   | { kind: 'json'; stored: string; renderKey?: string }
   /** A stored file: streamed at the client's pace (`open`), or read whole to be held in memory (`readAll`). */
   | { kind: 'file'; size: number; contentType: string; etag?: string; open: () => Promise<BodySource>; readAll: () => Promise<Buffer | null> }
-  | { kind: 'bytes'; data: Buffer; contentType: string; etag?: string };
+  | { kind: 'bytes'; data: Buffer; contentType: string; etag?: string }
+  /**
+   * A body still arriving (a fill streamed through): sent as it comes, with Content-Length when known,
+   * else chunked. If the stream fails, the connection is aborted: the client never sees a complete body.
+   */
+  | { kind: 'stream'; stream: NodeJS.ReadableStream; size: number | null; contentType: string; etag?: string };
 
 export interface Reply {
   readonly status: number;
@@ -148,6 +153,15 @@ export class ReplyWriter {
         return;
       case 'file':
         return this.writeFile(ctx, reply, body, source);
+      case 'stream':
+        ctx.type = body.contentType;
+        if (body.etag) ctx.set('ETag', body.etag);
+        ctx.set('Accept-Ranges', 'none');
+        // Koa pipes it with stream.pipeline: a stream error destroys the response (the connection).
+        ctx.body = body.stream;
+        if (body.size !== null) ctx.length = body.size;
+        metrics.servedBytes.inc({ resource: reply.resource, source }, head ? 0 : (body.size ?? 0));
+        return;
     }
   }
 

@@ -7,6 +7,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { createApp } from './app.ts';
+import { soloLink, type ClusterLink } from './cluster/link.ts';
 import { redactConfig, type Config, type ConfigNote } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -27,13 +28,19 @@ export interface StartOptions {
   readonly metrics?: Metrics;
   /** What parsing the configuration noticed (unknown NUGET_PROXY_* variables, ignored service links): logged at start. */
   readonly notes?: readonly ConfigNote[];
+  /** This process's place among --workers (default: serving alone). */
+  readonly cluster?: ClusterLink;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const log = options.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const link = options.cluster ?? soloLink();
+  const baseLog = options.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  // Under --workers every line says which worker wrote it (bindings are serialized once, not per line).
+  const log = link.slot > 0 ? baseLog.child({ worker: link.slot, pid: process.pid }) : baseLog;
   const metrics = options.metrics ?? createMetrics();
   for (const n of options.notes ?? []) log[n.level]({ variable: n.variable, suggestion: n.suggestion, detail: n.detail }, n.msg);
-  const proxy = await createProxy(config, log, metrics);
+  link.attachMetrics(metrics.registry);
+  const proxy = await createProxy(config, log, metrics, { cluster: link });
   let shuttingDown = false;
   let writableCheck: { at: number; ok: boolean; error?: string } = { at: 0, ok: true };
 
@@ -76,7 +83,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
 
   const tls = config.tlsCert !== null && config.tlsKey !== null;
-  const app = createApp({ proxy, tls, readiness, draining: () => shuttingDown });
+  const app = createApp({ proxy, tls, readiness, draining: () => shuttingDown, exposition: () => link.exposition() });
   const handler = app.callback();
   const server = tls
     ? https.createServer({ cert: readFileSync(config.tlsCert as string), key: readFileSync(config.tlsKey as string) }, handler)
@@ -95,7 +102,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
   proxy.access.start();
-  proxy.retention.start(config.retentionIntervalSeconds * 1000);
+  // Sweeps (and the folding of every process's access records) need one process per host, not one per worker.
+  if (link.keeper) proxy.retention.start(config.retentionIntervalSeconds * 1000);
   log.info({ url, serviceIndex: `${config.publicUrl?.replace(/\/+$/, '') ?? url}/v3/index.json`, config: redactConfig(config) }, 'nuget-proxy listening');
 
   let stopping: Promise<void> | null = null;

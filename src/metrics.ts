@@ -1,6 +1,8 @@
 // Every Prometheus metric the proxy exports, in one place. Labels are bounded: route templates, resource
 // types, results, configured upstream names, upstream host names from the service index, policy rules —
-// never a package id or version.
+// never a package id or version. Under --workers /metrics aggregates every worker's registry: counters,
+// histograms and most gauges are summed (requests in flight, lease waits, memory); gauges that describe
+// shared state say how instead.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -161,17 +163,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     blobsOnDisk: new Gauge({
       name: 'nuget_proxy_cache_blobs',
       help: 'Package files (.nupkg) held in the blob store.',
+      // Kept by one worker (the keeper); the others report 0: never multiplied by the worker count.
+      aggregator: 'max',
       registers,
     }),
     blobBytesOnDisk: new Gauge({
       name: 'nuget_proxy_cache_blob_bytes',
       help: 'Bytes of package files held in the blob store.',
+      // As nuget_proxy_cache_blobs.
+      aggregator: 'max',
       registers,
     }),
     breakerState: new Gauge({
       name: 'nuget_proxy_upstream_breaker_state',
       help: 'Circuit breaker per upstream (configured name) and host: 0 closed, 1 open, 2 half-open (probing).',
       labelNames: ['upstream', 'host'],
+      // Each worker has its own breaker: open (or probing) in any worker shows.
+      aggregator: 'max',
       registers,
     }),
     breakerTransitions: new Counter({
@@ -195,6 +203,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     redisUp: new Gauge({
       name: 'nuget_proxy_redis_up',
       help: '1 when Redis answers, 0 when the proxy runs degraded on its local metadata store and local fill coordination.',
+      // 0 when any worker has lost Redis.
+      aggregator: 'min',
       registers,
     }),
     fillLeases: new Counter({
@@ -219,11 +229,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     storageUsedBytes: new Gauge({
       name: 'nuget_proxy_storage_used_bytes',
       help: 'Bytes the blob store holds (packages and metadata), as of the last retention sweep.',
+      // Set by the keeper's sweeps only.
+      aggregator: 'max',
       registers,
     }),
     storageQuotaBytes: new Gauge({
       name: 'nuget_proxy_storage_quota_bytes',
       help: 'The configured --max-cache-size in bytes; 0 when there is no quota.',
+      // The same configured value in every worker.
+      aggregator: 'max',
       registers,
     }),
     evictions: new Counter({

@@ -5,6 +5,7 @@
 
 import { createActivity, type Activity } from './activity.ts';
 import { CircuitBreaker } from './breaker.ts';
+import { soloLink, type ClusterLink } from './cluster/link.ts';
 import type { Config } from './config.ts';
 import { createExclusiveRunner, createFillCoordinator } from './coordination/fill-coordinator.ts';
 import { MemoryTier } from './cache/memory-tier.ts';
@@ -86,7 +87,13 @@ const BREAKER_STATE_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 const REDIS_START_WAIT_MS = 1500;
 const RETENTION_SWEEP_LEASE = 'retention-sweep';
 
-export async function createProxy(config: Config, log: Logger, metrics: Metrics): Promise<Proxy> {
+export interface ProxyOptions {
+  /** This process's place among --workers (default: alone, so it keeps the storage gauges itself). */
+  readonly cluster?: ClusterLink;
+}
+
+export async function createProxy(config: Config, log: Logger, metrics: Metrics, options: ProxyOptions = {}): Promise<Proxy> {
+  const link = options.cluster ?? soloLink();
   const temp = new LocalTemp(config.cacheDir);
   await temp.init();
   const blobs = await createBlobStore(config, log);
@@ -160,7 +167,22 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   // The web page's catalog follows fills, evictions and generation changes through LocalPackages, and
   // hits through the access log's touch.
   const catalog = new PackageCatalog({ blobs, log });
-  local.watch((change) => catalog.noteChange(change));
+  local.watch((change) => {
+    catalog.noteChange(change);
+    if (change.kind === 'invalidated') return;
+    // The storage gauges are kept by one process per host (the keeper), so /metrics summed over workers
+    // does not count the cache once per worker; so is retention's "quota passed, sweep soon".
+    if (link.keeper && change.kind === 'filled' && change.bytes !== undefined) {
+      metrics.blobsOnDisk.inc();
+      metrics.blobBytesOnDisk.inc(change.bytes);
+      retention.noteAdded(change.bytes);
+    }
+    if (!change.remote) link.publish(change);
+  });
+  link.onChange((change) => {
+    if (change.kind === 'filled') local.noteFilled(change.lowerId, change.lowerVersion, { remote: true, ...(change.bytes !== undefined ? { bytes: change.bytes } : {}) });
+    else local.noteRemoved(change.lowerId, change.lowerVersion, { remote: true });
+  });
   const touch = {
     touch: (lowerId: string, lowerVersion: string) => {
       access.touch(lowerId, lowerVersion);
@@ -168,7 +190,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     },
   };
   const flat = new FlatContainerResource({
-    config, feeds, blobs, temp, local, policy, fillCoordinator, metrics, log, access: touch, retention, fillFailures: activity.failures,
+    config, feeds, blobs, temp, local, policy, fillCoordinator, metrics, log, access: touch, fillFailures: activity.failures,
   });
   const web = new WebPageResource({
     config, catalog, local, blobs, store, retention, activity, log, facts: feedFacts({ offline: config.offline, feeds, local, policy }),
@@ -177,8 +199,8 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   const search = new SearchResource({ config, feeds, local, rewriter, policy });
   const mirror = new Mirror({ feeds, registration: registrationDocs, vulnerability, signatures });
 
-  // Disk gauges: one scan in the background at start, then kept current by fills.
-  void local.totals().then(
+  // Disk gauges: one scan in the background at start, then kept current by fills (the keeper's only).
+  if (link.keeper) void local.totals().then(
     (t) => {
       metrics.blobsOnDisk.inc(t.count);
       metrics.blobBytesOnDisk.inc(t.bytes);

@@ -25,6 +25,8 @@ export interface RouteDeps {
   /** Whether this listener terminates TLS itself. */
   readonly tls: boolean;
   readonly readiness: () => Promise<{ ready: boolean; body: Record<string, unknown> }>;
+  /** The Prometheus text for /metrics. */
+  readonly exposition: () => Promise<string>;
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -150,7 +152,8 @@ export function createRouter(deps: RouteDeps): Router {
     const [idSeg = '', versionSeg = '', fileSeg = ''] = segmentsAfter(ctx, PROXY_PATHS.flatContainer);
     const req = parseFlatFile(idSeg, versionSeg, fileSeg);
     if (!req.ok) throw req.status === 400 ? new BadRequest(req.message) : new NotFound(req.message);
-    return proxy.flat.file(req.value);
+    // GET follows a .nupkg fill as it streams in; HEAD waits for the verified package.
+    return proxy.flat.file(req.value, { stream: ctx.method === 'GET' });
   });
 
   handle(`${PROXY_PATHS.registrationRoot}:hive/*path`, async (ctx, rc) => {
@@ -185,8 +188,14 @@ export function createRouter(deps: RouteDeps): Router {
   });
 
   router.get('/metrics', async (ctx) => {
+    let text: string;
+    try {
+      text = await deps.exposition();
+    } catch (err) {
+      throw new ProxyError(503, 'METRICS_UNAVAILABLE', `metrics could not be collected: ${(err as Error).message}`);
+    }
     ctx.type = proxy.metrics.registry.contentType;
-    ctx.body = await proxy.metrics.registry.metrics();
+    ctx.body = text;
   });
 
   addWebRoutes(router, deps, hostCheck);

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { Transform } from 'node:stream';
+import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { rootCertificates } from 'node:tls';
 import got, { RequestError, TimeoutError, type Got, type Agents } from 'got';
@@ -61,6 +61,12 @@ export type DocumentResult =
 export type DownloadResult =
   | { kind: 'ok'; bytes: number; sha512: string; contentType: string | null }
   | { kind: 'not_found' };
+
+/**
+ * Where a download goes: a file path (overwritten by each attempt), or a target that gives each attempt
+ * a fresh writable once upstream has answered 2xx, told what upstream announced for the body.
+ */
+export type DownloadTarget = string | { begin(headers: { declaredBytes: number | null; sha512: string | null }): Promise<Writable> };
 
 export interface RequestOptions {
   readonly resource: Resource;
@@ -151,7 +157,8 @@ const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).
  */
 export interface UpstreamTransport {
   fetchDocument(href: string, options: RequestOptions): Promise<DocumentResult>;
-  download(href: string, destPath: string, options: { resource: Resource; maxBytes: number }): Promise<DownloadResult>;
+  /** Into a path, or a target (a FillSpool) that gets a fresh writable per attempt; see UpstreamClient.download. */
+  download(href: string, target: DownloadTarget, options: { resource: Resource; maxBytes: number }): Promise<DownloadResult>;
   close(): void;
 }
 
@@ -351,11 +358,13 @@ export class UpstreamClient implements UpstreamTransport {
   }
 
   /**
-   * Streams a file from upstream into `destPath` (overwriting it), checking its length against upstream's
-   * Content-Length and its SHA-512 against `x-ms-meta-sha512` when upstream sends one. Memory stays flat:
-   * bytes go straight to disk. A failed attempt is retried from scratch; nothing has reached a client yet.
+   * Streams a file from upstream into `target`, checking its length against upstream's Content-Length and
+   * its SHA-512 against `x-ms-meta-sha512` when upstream sends one — before the body's end reaches the
+   * target, so a writable that sees its end saw checked bytes, and one that is destroyed saw a failed
+   * attempt. Memory stays flat: bytes go straight to the target. A failed attempt is retried from
+   * scratch, into a fresh writable (a FillSpool never appends a retry to bytes a client already has).
    */
-  download(href: string, destPath: string, options: { resource: Resource; maxBytes: number }): Promise<DownloadResult> {
+  download(href: string, target: DownloadTarget, options: { resource: Resource; maxBytes: number }): Promise<DownloadResult> {
     const url = new URL(href);
     const { metrics } = this.deps;
     return this.withRetries(url, options.resource, async () => {
@@ -386,8 +395,11 @@ export class UpstreamClient implements UpstreamTransport {
         stream.destroy();
         throw new UpstreamInvalid(`package is ${declared} bytes, more than the configured maximum (${options.maxBytes})`);
       }
+      const length = declared !== null && Number.isFinite(declared) ? declared : null;
+      const expected = header(response.headers['x-ms-meta-sha512']) ?? null;
       const hash = createHash('sha512');
       let bytes = 0;
+      let sha512 = '';
       const meter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           bytes += chunk.length;
@@ -398,21 +410,29 @@ export class UpstreamClient implements UpstreamTransport {
           hash.update(chunk);
           cb(null, chunk);
         },
+        // The checks run before the end of the body is passed on.
+        flush(cb) {
+          if (length !== null && length !== bytes) {
+            cb(new AttemptError(`upstream body was truncated (${bytes} of ${length} bytes)`, 'network_error', true, false));
+            return;
+          }
+          sha512 = hash.digest('base64');
+          if (expected && expected !== sha512) {
+            cb(new AttemptError('upstream body does not match its x-ms-meta-sha512 header', 'invalid', true, false));
+            return;
+          }
+          cb();
+        },
       });
       try {
-        await pipeline(stream, meter, createWriteStream(destPath));
+        const sink = typeof target === 'string' ? createWriteStream(target) : await target.begin({ declaredBytes: length, sha512: expected });
+        await pipeline(stream, meter, sink);
       } catch (err) {
+        stream.destroy();
         if (err instanceof ProxyError) throw err;
         throw this.classify(err, answered);
-      }
-      metrics.upstreamBytes.inc({ upstream: this.deps.config.name, resource: options.resource }, bytes);
-      if (declared !== null && Number.isFinite(declared) && declared !== bytes) {
-        throw new AttemptError(`upstream body was truncated (${bytes} of ${declared} bytes)`, 'network_error', true, false);
-      }
-      const sha512 = hash.digest('base64');
-      const expected = header(response.headers['x-ms-meta-sha512']);
-      if (expected && expected !== sha512) {
-        throw new AttemptError('upstream body does not match its x-ms-meta-sha512 header', 'invalid', true, false);
+      } finally {
+        metrics.upstreamBytes.inc({ upstream: this.deps.config.name, resource: options.resource }, bytes);
       }
       metrics.upstreamRequests.inc({ upstream: this.deps.config.name, resource: options.resource, outcome: 'ok' });
       return { kind: 'ok', bytes, sha512, contentType: header(response.headers['content-type']) ?? null } as const;

@@ -2,7 +2,11 @@
 // The nuget-proxy command line: subcommands, help (--help, -h, help <command>), --version, configuration
 // errors and notes, exit codes (0 ok, 1 failed, 2 usage).
 
+import cluster from 'node:cluster';
+import { joinCluster } from '../cluster/link.ts';
+import { runPrimary } from '../cluster/primary.ts';
 import { COMMANDS, ConfigError, parseConfig, renderOptionsHelp, type CacheCommand, type Command, type ConfigNote } from '../config.ts';
+import { createLogger } from '../logger.ts';
 import { startServer } from '../main.ts';
 import { closestMatch } from '../suggest.ts';
 import { VERSION } from '../version.ts';
@@ -75,8 +79,14 @@ function printNotes(command: Command, notes: readonly ConfigNote[]): void {
 
 async function runServe(argv: string[]): Promise<number> {
   const { config, notes } = parseConfig('serve', argv, process.env);
+  if (cluster.isPrimary && config.workers > 1) {
+    const log = createLogger({ level: config.logLevel, format: config.logFormat });
+    // The notes are logged once, by the primary; workers parse the same configuration again.
+    for (const n of notes) log[n.level]({ variable: n.variable, suggestion: n.suggestion, detail: n.detail }, n.msg);
+    return runPrimary({ workers: config.workers, shutdownTimeoutMs: config.shutdownTimeoutMs, tls: config.tlsCert !== null, log });
+  }
   // serve logs the notes (JSON lines, like everything it says), other commands print them on stderr.
-  const running = await startServer(config, { notes });
+  const running = await startServer(config, cluster.isWorker ? { cluster: await joinCluster() } : { notes });
   const onSignal = (signal: NodeJS.Signals) => {
     running.proxy.log.info({ signal }, 'signal received');
     void running.stop().then(() => process.exit(0));

@@ -1,7 +1,9 @@
 // PackageBaseAddress (flat container): version lists (metadata, TTL) and package files (immutable, kept
 // until retention evicts them). A missing file is filled once — single-flight in this process, and one
-// fill across processes and replicas through the fill coordinator — into a local spool file, verified,
-// committed to the blob store and only then served; a client hanging up does not cancel the fill.
+// fill across processes and replicas through the fill coordinator — into a local spool file, verified
+// and committed to the blob store; a client hanging up does not cancel the fill. The clients of a .nupkg
+// fill in this process receive its bytes as they arrive (fill-spool.ts: the last ones only once the
+// checks pass); small files, HEAD and waiters on another process's fill are served from the store.
 // Protocol digest §5.
 
 import { createReadStream } from 'node:fs';
@@ -20,6 +22,7 @@ import { parseNuspec } from '../nuget/nuspec.ts';
 import type { FlatFile, FlatFileRequest } from '../nuget/paths.ts';
 import { NupkgError, readNupkgFile, readNupkgManifest, type ZipSource } from '../nupkg.ts';
 import { readBlob, readWhole, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
+import { FillSpool } from '../storage/fill-spool.ts';
 import { packageKey, packageKeys } from '../storage/layout.ts';
 import type { LocalTemp } from '../storage/local-temp.ts';
 import type { UpstreamTransport } from '../upstream.ts';
@@ -28,7 +31,6 @@ import { fileNotFoundKey, versionsKey } from './keys.ts';
 import type { HeldVersion, LocalPackages } from './local-packages.ts';
 import type { PolicyGate } from './policy.ts';
 import type { AccessLog } from '../retention/access-log.ts';
-import type { Sweeper } from '../retention/sweeper.ts';
 import type { RequestContext } from './types.ts';
 
 const RESOURCE_OF: Record<FlatFile, Resource> = { nupkg: 'nupkg', nuspec: 'nuspec', icon: 'icon', readme: 'readme' };
@@ -46,7 +48,6 @@ export interface FlatContainerDeps {
   readonly log: Logger;
   /** Records what was served, for retention (batched). */
   readonly access: Pick<AccessLog, 'touch'>;
-  readonly retention: Pick<Sweeper, 'noteAdded'>;
   /** Told about every package fill that failed (the web page lists the recent ones). */
   readonly fillFailures?: Pick<FillFailures, 'add'>;
 }
@@ -84,7 +85,8 @@ const CONTENT_TYPES: Record<FlatFile, string> = {
 };
 
 export class FlatContainerResource {
-  private readonly fills = new SingleFlight<FillResult>();
+  /** Fills in flight in this process, each with the spool a .nupkg download's clients follow. */
+  private readonly fills = new SingleFlight<FillResult, FillSpool | null>();
   /** ETags of cached packages (their SHA-512), so a cache hit costs one stat, not a second file read. */
   private readonly etags = new LruCache<string>(4 * 1024 * 1024, (e) => e.length + 96);
 
@@ -293,8 +295,12 @@ export class FlatContainerResource {
     local.noteSource(lowerId, lowerVersion, feed.name);
   }
 
-  /** `{id}/{version}/{file}` for GET and HEAD. */
-  async file(req: FlatFileRequest): Promise<Reply> {
+  /**
+   * `{id}/{version}/{file}` for GET and HEAD. `stream`: the caller sends the body (GET), so a .nupkg being
+   * filled in this process is streamed through as it arrives instead of after the fill. The policy decides
+   * first: a refused download never starts a fill nor sends a byte.
+   */
+  async file(req: FlatFileRequest, options: { stream?: boolean } = {}): Promise<Reply> {
     const { lowerId, lowerVersion, file } = req;
     const resource = RESOURCE_OF[file];
     const key = packageKey(lowerId, lowerVersion, file);
@@ -304,7 +310,9 @@ export class FlatContainerResource {
     let stat = await this.deps.blobs.stat(key);
     if (stat && !(await this.servable(lowerId, lowerVersion))) stat = null;
     if (!stat) {
-      cache = await this.ensure(req);
+      const filled = await this.ensure(req, options.stream === true);
+      if (filled.streaming) return filled.streaming;
+      cache = filled.cache;
       stat = await this.deps.blobs.stat(key);
       if (!stat || !(await this.servable(lowerId, lowerVersion))) throw new NotFound(`${file} of ${lowerId} ${lowerVersion} is not available`);
     } else {
@@ -359,25 +367,59 @@ export class FlatContainerResource {
     };
   }
 
-  /** Makes the file exist in the blob store, or throws. Returns how it got there. */
-  private async ensure(req: FlatFileRequest): Promise<CacheResult> {
+  /**
+   * Makes the file exist in the blob store, or throws; returns how it got there. With `follow`, a .nupkg
+   * this process downloads is returned as a streaming reply as soon as upstream answers instead.
+   */
+  private async ensure(req: FlatFileRequest, follow: boolean): Promise<{ cache: CacheResult; streaming?: Reply }> {
     const { lowerId, lowerVersion, file } = req;
     const key = packageKey(lowerId, lowerVersion, file);
-    const job = {
-      fill: () => this.fill(req),
-      // Done only when the file is there AND may be served for the id now (source marker, several upstreams).
-      done: async () => (await this.deps.blobs.stat(key)) !== null && (await this.servable(lowerId, lowerVersion)),
-    };
-    const { promise, shared } = this.fills.run(key, () => this.deps.fillCoordinator.run(key, job));
-    const outcome = await promise;
+    const flight = this.fills.runWith(
+      key,
+      () => (file === 'nupkg' ? new FillSpool(this.deps.temp, `${lowerId}.${lowerVersion}.nupkg`) : null),
+      (spool) => {
+        const job = {
+          fill: () => this.fill(req, spool),
+          // Done only when the file is there AND may be served for the id now (source marker, several upstreams).
+          done: async () => (await this.deps.blobs.stat(key)) !== null && (await this.servable(lowerId, lowerVersion)),
+        };
+        return this.deps.fillCoordinator.run(key, job).finally(() => spool?.close());
+      },
+    );
     // Only the request that made this process fill counts as the miss; the rest waited for a fill here or
-    // in another replica.
-    const result: CacheResult = shared || outcome === 'found' ? 'coalesced' : 'miss';
-    this.deps.metrics.cacheLookups.inc({ resource: RESOURCE_OF[file], result });
-    return result;
+    // in another process or replica.
+    if (follow && flight.companion) {
+      // Settles before the flight does (the spool closes first): null when there is nothing to follow.
+      const followed = await flight.companion.follow();
+      if (followed) {
+        flight.promise.catch(() => undefined); // the fill logs its own failure; this client's stream is aborted
+        const cache: CacheResult = flight.shared ? 'coalesced' : 'miss';
+        this.deps.metrics.cacheLookups.inc({ resource: RESOURCE_OF[file], result: cache });
+        this.deps.access.touch(lowerId, lowerVersion);
+        const streaming: Reply = {
+          status: 200,
+          resource: RESOURCE_OF[file],
+          cache,
+          immutable: true,
+          body: {
+            kind: 'stream',
+            stream: followed.stream,
+            size: followed.declaredBytes,
+            contentType: CONTENT_TYPES[file],
+            // The ETag of a cached package is its SHA-512; upstream's announced one is checked against the bytes.
+            ...(followed.sha512 ? { etag: `"${followed.sha512}"` } : {}),
+          },
+        };
+        return { cache, streaming };
+      }
+    }
+    const outcome = await flight.promise;
+    const cache: CacheResult = flight.shared || outcome === 'found' ? 'coalesced' : 'miss';
+    this.deps.metrics.cacheLookups.inc({ resource: RESOURCE_OF[file], result: cache });
+    return { cache };
   }
 
-  private async fill(req: FlatFileRequest): Promise<void> {
+  private async fill(req: FlatFileRequest, spool: FillSpool | null): Promise<void> {
     const { file, lowerId, lowerVersion } = req;
     // A concurrent fill may have finished between our stat and taking the flight.
     if ((await this.deps.blobs.stat(packageKey(lowerId, lowerVersion, file))) && (await this.servable(lowerId, lowerVersion))) return;
@@ -387,7 +429,8 @@ export class FlatContainerResource {
     const feed = (await this.heldSource(lowerId, lowerVersion)) ?? (await this.sourceFeed(lowerId, lowerVersion));
     switch (file) {
       case 'nupkg':
-        return this.fillNupkg(req, feed, transport(feed));
+        if (!spool) throw new Error('a .nupkg fill needs its spool');
+        return this.fillNupkg(req, feed, transport(feed), spool);
       case 'nuspec':
         return this.fillNuspec(req, feed, transport(feed));
       case 'icon':
@@ -425,19 +468,25 @@ export class FlatContainerResource {
     };
   }
 
-  private async fillNupkg(req: FlatFileRequest, feed: Feed, upstream: UpstreamTransport): Promise<void> {
+  /**
+   * Downloads from `feed` into the spool (clients following it get the bytes as they arrive, all but the
+   * last), verifies, releases the last bytes to those clients, then commits. Nothing is cached, and the
+   * following clients are aborted, when any check fails.
+   */
+  private async fillNupkg(req: FlatFileRequest, feed: Feed, upstream: UpstreamTransport, spool: FillSpool): Promise<void> {
     const { lowerId, lowerVersion } = req;
     await this.checkNegative(req, feed);
     const url = `${await this.flatBase(feed)}${encodeURIComponent(lowerId)}/${lowerVersion}/${encodeURIComponent(lowerId)}.${lowerVersion}.nupkg`;
-    const { blobs, metrics, log, temp } = this.deps;
-    const spool = temp.path(`${lowerId}.${lowerVersion}.nupkg`);
+    const { blobs, metrics, log } = this.deps;
     try {
       const result = await upstream.download(url, spool, { resource: 'nupkg', maxBytes: this.deps.config.maxPackageMb * 1024 * 1024 });
       if (result.kind === 'not_found') return await this.rememberNotFound(req, feed);
+      const path = spool.path;
+      if (path === null) throw new Error('the download left no spool file');
       // Verify before anything becomes visible: a zip whose nuspec names this very package.
       let manifest;
       try {
-        manifest = await readNupkgManifest(spool);
+        manifest = await readNupkgManifest(path);
       } catch (err) {
         throw new UpstreamInvalid(`upstream ${feed.name} sent a corrupt package for ${lowerId} ${lowerVersion}: ${errorMessage(err)}`, { cause: err });
       }
@@ -446,32 +495,38 @@ export class FlatContainerResource {
       if (gotId !== lowerId || gotVersion !== lowerVersion) {
         throw new UpstreamInvalid(`upstream ${feed.name} package for ${lowerId} ${lowerVersion} contains ${manifest.nuspec.id} ${manifest.nuspec.fullVersion}`);
       }
+      // Verified: the clients following the download may have its last bytes (and a complete response)
+      // while the commit runs.
+      spool.release();
       // The source marker first, the .nupkg last: once it is visible, its .sha512 and .nuspec are there too.
       await this.claim(lowerId, lowerVersion, feed);
       await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'sha512'), result.sha512);
       await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'nuspec'), manifest.nuspecXml, { ifAbsent: true });
-      await writeBlobFrom(blobs, packageKey(lowerId, lowerVersion, 'nupkg'), createReadStream(spool, { highWaterMark: 1024 * 1024 }));
-      this.deps.local.noteFilled(lowerId, lowerVersion);
+      await writeBlobFrom(blobs, packageKey(lowerId, lowerVersion, 'nupkg'), createReadStream(path, { highWaterMark: 1024 * 1024 }));
+      // Storage gauges, retention and the other workers follow through the held-packages view.
+      this.deps.local.noteFilled(lowerId, lowerVersion, { bytes: result.bytes });
       metrics.blobFills.inc({ resource: 'nupkg', result: 'ok' });
-      metrics.blobsOnDisk.inc();
-      metrics.blobBytesOnDisk.inc(result.bytes);
-      this.deps.retention.noteAdded(result.bytes);
       log.info({ lowerId, lowerVersion, upstream: feed.name, bytes: result.bytes }, 'package filled');
     } catch (err) {
+      spool.fail(err instanceof Error ? err : new Error(errorMessage(err)));
       if (!(err instanceof NotFound)) {
         metrics.blobFills.inc({ resource: 'nupkg', result: err instanceof UpstreamInvalid ? 'invalid' : 'error' });
         log.warn({ lowerId, lowerVersion, upstream: feed.name, err: errorMessage(err) }, 'package fill failed; nothing cached');
         this.deps.fillFailures?.add({ atMs: Date.now(), lowerId, lowerVersion, file: 'nupkg', code: err instanceof ProxyError ? err.code : 'ERROR', reason: errorMessage(err) });
       }
       throw err;
-    } finally {
-      await temp.remove(spool);
     }
+    // The spool's files go when the flight ends (ensure), after the commit above has read them.
   }
 
-  /** The cached .nupkg as a zip source, or null when the cache does not hold one that may be served. */
+  /**
+   * The cached .nupkg as a zip source, or null when the cache does not hold one that may be served. A fill
+   * of it in flight here is waited for: its clients may have it complete before the commit (the nuspec or
+   * icon they ask for next then comes out of it, not from upstream).
+   */
   private async cachedNupkg(lowerId: string, lowerVersion: string): Promise<ZipSource | null> {
     const key = packageKey(lowerId, lowerVersion, 'nupkg');
+    await this.fills.inFlight(key)?.catch(() => undefined);
     const stat = await this.deps.blobs.stat(key);
     return stat && (await this.servable(lowerId, lowerVersion)) ? { blobs: this.deps.blobs, key, size: stat.size } : null;
   }

@@ -14,10 +14,20 @@ export interface HeldVersion {
   readonly version: NuGetVersion;
 }
 
-/** A change this view was told about; other in-memory views (the web catalog) follow it through watch(). */
+/**
+ * A change this view was told about; other in-memory views (the web catalog, the storage gauges, the
+ * other workers) follow it through watch(). `remote`: another worker made it and published it.
+ */
 export type HeldChange =
-  | { readonly kind: 'filled' | 'removed'; readonly lowerId: string; readonly lowerVersion: string }
+  | { readonly kind: 'filled'; readonly lowerId: string; readonly lowerVersion: string; readonly bytes?: number; readonly remote?: boolean }
+  | { readonly kind: 'removed'; readonly lowerId: string; readonly lowerVersion: string; readonly remote?: boolean }
   | { readonly kind: 'invalidated' };
+
+/** Where a fill or removal came from, and the .nupkg's size for fills. */
+export interface ChangeDetails {
+  readonly bytes?: number;
+  readonly remote?: boolean;
+}
 
 export class LocalPackages {
   private readonly watchers: Array<(change: HeldChange) => void> = [];
@@ -112,8 +122,10 @@ export class LocalPackages {
   }
 
   /** A new .nupkg was committed: keep the in-memory view current. */
-  noteFilled(lowerId: string, lowerVersion: string): void {
-    this.tell({ kind: 'filled', lowerId, lowerVersion });
+  noteFilled(lowerId: string, lowerVersion: string, details: ChangeDetails = {}): void {
+    this.tell({ kind: 'filled', lowerId, lowerVersion, ...details });
+    // Another worker's fill wrote the source marker: read it afresh rather than trust what was cached here.
+    if (details.remote) this.sources.delete(`${lowerId}/${lowerVersion}`);
     const list = this.versions.get(lowerId);
     if (!list) {
       if (this.allIdsScanned) void this.heldVersions(lowerId);
@@ -127,8 +139,8 @@ export class LocalPackages {
   }
 
   /** A package version left the cache (retention, purge). */
-  noteRemoved(lowerId: string, lowerVersion: string): void {
-    this.tell({ kind: 'removed', lowerId, lowerVersion });
+  noteRemoved(lowerId: string, lowerVersion: string, details: Pick<ChangeDetails, 'remote'> = {}): void {
+    this.tell({ kind: 'removed', lowerId, lowerVersion, ...details });
     const list = this.versions.get(lowerId);
     if (!list) return;
     const rest = list.filter((h) => h.lowerVersion !== lowerVersion);

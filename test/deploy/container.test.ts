@@ -140,6 +140,7 @@ describe('Dockerfile rules', () => {
     const env = envOf(runtime);
     assert.equal(env['NUGET_PROXY_CACHE_DIR'], '/data');
     assert.equal(env['NUGET_PROXY_HOST'], '0.0.0.0');
+    assert.equal(env['NUGET_PROXY_WORKERS'], '1', 'one serving process per container: containers scale by replicas');
     assert.deepEqual(of(runtime, 'VOLUME').map(execForm), [['/data']]);
     assert.ok(of(runtime, 'RUN').some((r) => r.includes('mkdir -p /data') && r.includes(`chown ${uid}:${gid} /data`)), '/data is owned by the user');
   });

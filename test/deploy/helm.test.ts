@@ -630,7 +630,7 @@ describe('values.schema.json and values.yaml agree with src/config.ts', () => {
     const data = get<Record<string, string>>(one(objs, 'ConfigMap'), 'data');
     for (const [key, prop] of Object.entries(props)) {
       const spec = OPTIONS.find((o) => o.key === key) ?? assert.fail(`config.${key} is not an option of src/config.ts`);
-      const expectedType = { int: 'integer', bool: 'boolean', enum: 'string', url: 'string', string: 'string', path: 'string', file: 'string', header: 'string', size: 'string', 'blob-store': 'string' }[spec.kind];
+      const expectedType = { int: 'integer', bool: 'boolean', enum: 'string', url: 'string', string: 'string', path: 'string', file: 'string', header: 'string', size: 'string', 'blob-store': 'string', workers: 'string' }[spec.kind];
       assert.equal(prop['type'] ?? 'string', expectedType, `config.${key} type`);
       if (spec.kind === 'int') {
         assert.equal(prop['minimum'], spec.min, `config.${key} minimum`);

@@ -56,7 +56,18 @@ interface FaultBase {
 
 export type FaultRule = FaultBase &
   (
-    | { readonly kind: 'status'; readonly status: number; readonly headers?: Readonly<Record<string, string>>; readonly body?: string }
+    /**
+     * Answer with this status, headers and body instead (e.g. a 200 with a corrupt package); the body
+     * optionally dripped at `bytesPerSecond`, and sent `chunked` (no Content-Length).
+     */
+    | {
+        readonly kind: 'status';
+        readonly status: number;
+        readonly headers?: Readonly<Record<string, string>>;
+        readonly body?: string | Buffer;
+        readonly bytesPerSecond?: number;
+        readonly chunked?: boolean;
+      }
     /** Wait, then answer normally. */
     | { readonly kind: 'delay'; readonly ms: number }
     /** Destroy the socket with a TCP RST, no response. */
@@ -320,9 +331,12 @@ class FakeUpstreamServer implements FakeUpstream {
         req.socket.resetAndDestroy();
         return;
       case 'status': {
-        const body = Buffer.from(fault.body ?? `fake upstream: injected status ${fault.status}`, 'utf8');
-        res.writeHead(fault.status, { 'content-type': 'text/plain', 'content-length': String(body.length), ...fault.headers });
-        res.end(req.method === 'HEAD' ? undefined : body);
+        const body = Buffer.isBuffer(fault.body) ? fault.body : Buffer.from(fault.body ?? `fake upstream: injected status ${fault.status}`, 'utf8');
+        const length: Record<string, string> = fault.chunked ? {} : { 'content-length': String(body.length) };
+        res.writeHead(fault.status, { 'content-type': 'text/plain', ...length, ...fault.headers });
+        if (req.method === 'HEAD') res.end();
+        else if (fault.bytesPerSecond) void this.drip(res, body, fault.bytesPerSecond);
+        else res.end(body);
         return;
       }
       case 'delay':

@@ -1,5 +1,6 @@
-// Several nuget-proxy replicas as real processes (`node --import tsx src/cli/nuget-proxy.ts serve`), each on its own
-// port on 127.0.0.1, with their JSON log lines collected, so a test can find the one filling and kill -9 it.
+// nuget-proxy as real processes (`node --import tsx src/cli/nuget-proxy.ts serve`) on 127.0.0.1 with their
+// JSON log lines collected: several replicas, each on its own port (so a test can find the one filling and
+// kill -9 it), or one `--workers N` process whose primary reports when all its workers listen.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,9 +24,14 @@ export interface Replica {
   /** SIGTERM (graceful), then SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
   readonly exited: boolean;
+  /** How the process ended (once it has). */
+  readonly exit: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>;
 }
 
-function spawnReplica(index: number, env: Record<string, string>): Promise<Replica> {
+/** The log line that says the process serves: a replica's own, or a `--workers` primary's. */
+const READY_MESSAGE = { replica: 'nuget-proxy listening', workers: 'workers listening' } as const;
+
+function spawnReplica(index: number, env: Record<string, string>, ready: keyof typeof READY_MESSAGE = 'replica'): Promise<Replica> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/nuget-proxy.ts', 'serve'], {
     cwd: ROOT,
     env: {
@@ -34,6 +40,8 @@ function spawnReplica(index: number, env: Record<string, string>): Promise<Repli
       NUGET_PROXY_PORT: '0',
       NUGET_PROXY_LOG_LEVEL: 'debug',
       NUGET_PROXY_SHUTDOWN_TIMEOUT_MS: '3000',
+      // Replicas scale by processes of their own; a test that wants workers asks for them.
+      NUGET_PROXY_WORKERS: '1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -43,10 +51,10 @@ function spawnReplica(index: number, env: Record<string, string>): Promise<Repli
   let stderr = '';
   let pending = '';
   let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', () => {
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
       exited = true;
-      resolve();
+      resolve({ code, signal });
     }),
   );
   child.stderr?.on('data', (d: Buffer) => {
@@ -97,7 +105,7 @@ function spawnReplica(index: number, env: Record<string, string>): Promise<Repli
 
   return (async () => {
     const listening = await Promise.race([
-      waitForLog((l) => l['msg'] === 'nuget-proxy listening', 60_000),
+      waitForLog((l) => l['msg'] === READY_MESSAGE[ready], 60_000),
       exit.then(() => {
         throw new Error(`replica ${index} exited at start: ${stderr}`);
       }),
@@ -123,6 +131,7 @@ function spawnReplica(index: number, env: Record<string, string>): Promise<Repli
       get exited() {
         return exited;
       },
+      exit,
     };
     return replica;
   })().catch(async (err: unknown) => {
@@ -141,6 +150,11 @@ export async function startReplicas(count: number, envFor: (index: number) => Re
     throw failed.reason;
   }
   return ok;
+}
+
+/** One `serve --workers N` process (the primary and its workers on one port); its logs hold every worker's lines. */
+export function startWorkers(workers: number, env: Record<string, string>): Promise<Replica> {
+  return spawnReplica(0, { ...env, NUGET_PROXY_WORKERS: String(workers) }, 'workers');
 }
 
 /** The sum of the samples of one metric whose labels include `labels`, in a Prometheus text exposition. */

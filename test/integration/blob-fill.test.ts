@@ -29,6 +29,24 @@ function nupkgPath(id: string, version: string) {
   return `/v3/flatcontainer/${id}/${version}/${id}.${version}.nupkg`;
 }
 
+/**
+ * A GET that reports whether the response arrived complete (all of Content-Length, or the last chunk);
+ * a connection closed before any response is status 0, not complete.
+ */
+function rawGet(path: string): Promise<{ status: number; body: Buffer; complete: boolean }> {
+  return new Promise((resolve) => {
+    const req = http.get(proxy.url + path, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      const done = () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), complete: res.complete });
+      res.on('end', done);
+      res.on('error', done);
+      res.on('aborted', done);
+    });
+    req.on('error', () => resolve({ status: 0, body: Buffer.alloc(0), complete: false }));
+  });
+}
+
 async function get(path: string): Promise<{ status: number; body: Buffer; headers: Headers }> {
   const res = await fetch(proxy.url + path);
   return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers };
@@ -62,8 +80,13 @@ test('upstream answering 503 twice then 200: the client gets the package', async
 test('a truncated upstream body is never cached: the client gets an error, the next request succeeds cleanly', async () => {
   const upstreamPath = '/v3-flatcontainer/contoso.mixedcase.lib/1.1.0/contoso.mixedcase.lib.1.1.0.nupkg';
   upstream.addFault({ match: upstreamPath, kind: 'truncate' });
-  const bad = await get(nupkgPath('contoso.mixedcase.lib', '1.1.0'));
-  assert.ok(bad.status >= 500, `status ${bad.status}`);
+  // The GET follows the first attempt as it streams in: that attempt breaks off, so the connection is
+  // aborted (before or after the headers, depending on timing) — never a complete 200.
+  const bad = await rawGet(nupkgPath('contoso.mixedcase.lib', '1.1.0'));
+  assert.ok(!bad.complete || bad.status >= 500, `status ${bad.status}, complete ${bad.complete}`);
+  // The fill itself retries for later requesters; HEAD waits for its end.
+  const head = await fetch(proxy.url + nupkgPath('contoso.mixedcase.lib', '1.1.0'), { method: 'HEAD' });
+  assert.ok(head.status >= 500, `HEAD status ${head.status}`);
   assert.equal(upstream.count(upstreamPath, { method: 'GET' }), 4, 'one attempt plus three retries');
   const dir = join(proxy.cacheDir, 'packages', 'contoso.mixedcase.lib', '1.1.0');
   const files = await readdir(dir).catch(() => [] as string[]);
@@ -73,6 +96,8 @@ test('a truncated upstream body is never cached: the client gets an error, the n
   upstream.clearFaults();
   const good = await get(nupkgPath('contoso.mixedcase.lib', '1.1.0'));
   assert.equal(good.status, 200);
+  // The GET was streamed through; HEAD waits for the commit.
+  assert.equal((await fetch(proxy.url + nupkgPath('contoso.mixedcase.lib', '1.1.0'), { method: 'HEAD' })).status, 200);
   const onDisk = await readFile(join(dir, 'contoso.mixedcase.lib.1.1.0.nupkg'));
   assert.equal(sha(good.body), sha(onDisk));
 });
@@ -135,6 +160,8 @@ test('1.0, 1.0.0.0 and 1.0.0+meta are one package version: one cache entry, one 
   assert.equal(sha(a.body), sha(b.body));
   assert.equal(sha(a.body), sha(c.body));
   assert.equal(upstream.count(upstreamPath, { method: 'GET' }), 1);
+  // A GET streams the fill through and can end before the commit; HEAD waits for the committed package.
+  assert.equal((await fetch(proxy.url + nupkgPath('contoso.unlisted', '1.0.0'), { method: 'HEAD' })).status, 200);
   assert.deepEqual(await readdir(join(proxy.cacheDir, 'packages', 'contoso.unlisted')), ['1.0.0']);
 });
 

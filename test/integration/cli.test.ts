@@ -192,7 +192,8 @@ test('serve --port 0 logs its URL; SIGTERM lets an in-flight fill and response f
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 20_000;
+  // The default --workers auto starts a process per CPU; on a busy machine that takes a while.
+  const deadline = Date.now() + 60_000;
   let url: string | undefined;
   while (!url && Date.now() < deadline) {
     url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1];

@@ -38,6 +38,8 @@ const nupkgUrl = (proxy: TestProxy, i: number) => `${proxy.url}/v3/flatcontainer
 async function fetchPackage(proxy: TestProxy, i: number): Promise<{ status: number; sha: string }> {
   const res = await fetch(nupkgUrl(proxy, i));
   const body = Buffer.from(await res.arrayBuffer());
+  // A fill is streamed through: its client can finish before the commit. Wait for the cache to hold it.
+  await proxy.proxy.flat.drain();
   return { status: res.status, sha: createHash('sha512').update(body).digest('hex') };
 }
 

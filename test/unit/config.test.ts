@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { COMMANDS, ConfigError, OPTIONS, envName, parseConfig, parseSize, redactConfig, renderConfigReference, renderOptionsHelp, type Command } from '../../src/config.ts';
@@ -43,6 +43,8 @@ describe('parseConfig: defaults', () => {
     ['httpsProxy', null],
     ['noProxy', null],
     ['tlsCert', null],
+    // A VM install uses its cores; the container image and the chart set 1.
+    ['workers', availableParallelism()],
   ];
   for (const [key, value] of defaults) {
     it(`${key} defaults to ${JSON.stringify(value)}`, () => {
@@ -143,6 +145,24 @@ describe('parseConfig: environment and flags', () => {
   it('lets --https-proxy override HTTPS_PROXY', () => {
     const { config } = parseConfig('serve', ['--https-proxy', 'http://flag:8080'], { HTTPS_PROXY: 'http://env:3128' }, BASE_DIR);
     assert.equal(config.httpsProxy, 'http://flag:8080');
+  });
+});
+
+describe('parseConfig: --workers', () => {
+  it('takes a count or auto (one per CPU this process may use)', () => {
+    assert.equal(parseConfig('serve', ['--workers', '3'], {}, BASE_DIR).config.workers, 3);
+    assert.equal(parseConfig('serve', [], { NUGET_PROXY_WORKERS: '1' }, BASE_DIR).config.workers, 1);
+    assert.equal(parseConfig('serve', ['--workers=AUTO'], { NUGET_PROXY_WORKERS: '1' }, BASE_DIR).config.workers, availableParallelism());
+  });
+
+  it('refuses 0, words and fractions, naming auto', () => {
+    for (const bad of ['0', 'many', '1.5', '-2', '257']) {
+      assert.throws(() => parseConfig('serve', ['--workers', bad], {}, BASE_DIR), (err: unknown) => err instanceof ConfigError && /--workers=.*(whole number or auto|from 1 to 256, or auto)/.test(err.message), bad);
+    }
+  });
+
+  it('is an option of serve only', () => {
+    assert.throws(() => parseConfig('prefetch', ['--workers', '2'], {}, BASE_DIR), /unknown option --workers/);
   });
 });
 

@@ -1,0 +1,231 @@
+// A fill's local spool that clients read while upstream is still sending it. Every upstream attempt
+// writes its own temp file; a client follows the attempt it joined, reading what is on disk at its own
+// pace (a slow client holds back neither the fill nor memory), and never gets the attempt's last byte
+// until the fill releases it — after the checks — so no client can see a complete response whose bytes
+// fail them. A failed attempt or a rejected fill destroys its readers (their connections are aborted,
+// and NuGet clients retry); a later attempt is never appended to bytes a client already has. A reader
+// going away never affects the fill.
+
+import { open, type FileHandle } from 'node:fs/promises';
+import { Readable, Writable } from 'node:stream';
+import type { LocalTemp } from './local-temp.ts';
+
+/** What upstream announced for an attempt, before its body. */
+export interface AttemptHeaders {
+  /** The identity Content-Length; null when upstream streams without one (or compressed). */
+  readonly declaredBytes: number | null;
+  /** Upstream's x-ms-meta-sha512 (base64), when sent: the download is checked against it. */
+  readonly sha512: string | null;
+}
+
+/** A client's view of a fill in progress. */
+export interface FollowedFill extends AttemptHeaders {
+  readonly stream: Readable;
+}
+
+const READ_CHUNK_BYTES = 256 * 1024;
+
+class Attempt {
+  written = 0;
+  state: 'receiving' | 'released' | 'failed' = 'receiving';
+  error: Error | null = null;
+  /** The spool is done with this attempt's file: close it once the last reader leaves. */
+  retired = false;
+  private readonly readers = new Set<SpoolReader>();
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    readonly path: string,
+    readonly handle: FileHandle,
+    readonly headers: AttemptHeaders,
+  ) {}
+
+  attach(): SpoolReader {
+    const reader = new SpoolReader(this);
+    this.readers.add(reader);
+    return reader;
+  }
+
+  detach(reader: SpoolReader): void {
+    this.readers.delete(reader);
+    this.closeIfIdle();
+  }
+
+  /** New bytes, a release or a failure: readers waiting for one look again. */
+  wake(): void {
+    for (const r of this.readers) r.pump();
+  }
+
+  fail(error: Error): void {
+    if (this.state !== 'receiving') return;
+    this.state = 'failed';
+    this.error = error;
+    this.wake();
+  }
+
+  release(): void {
+    if (this.state !== 'receiving') return;
+    this.state = 'released';
+    this.wake();
+  }
+
+  retire(): Promise<void> {
+    this.retired = true;
+    return this.closeIfIdle();
+  }
+
+  private closeIfIdle(): Promise<void> {
+    if (!this.retired || this.readers.size > 0) return this.closing ?? Promise.resolve();
+    this.closing ??= this.handle.close().catch(() => undefined);
+    return this.closing;
+  }
+
+  /** Bytes a reader may have now: all once released, else all but the last. */
+  get readable(): number {
+    return this.state === 'released' ? this.written : Math.max(0, this.written - 1);
+  }
+}
+
+class SpoolReader extends Readable {
+  private position = 0;
+  private reading = false;
+
+  constructor(private readonly attempt: Attempt) {
+    super({ highWaterMark: READ_CHUNK_BYTES });
+  }
+
+  override _read(): void {
+    this.pump();
+  }
+
+  /** Reads what the attempt allows, or ends, or fails; otherwise waits for the attempt's next wake(). */
+  pump(): void {
+    if (this.reading || this.destroyed) return;
+    const a = this.attempt;
+    if (a.state === 'failed') {
+      this.destroy(a.error ?? new Error('the download failed'));
+      return;
+    }
+    const limit = a.readable;
+    if (this.position < limit) {
+      const n = Math.min(READ_CHUNK_BYTES, limit - this.position);
+      const buf = Buffer.allocUnsafe(n);
+      this.reading = true;
+      a.handle.read(buf, 0, n, this.position).then(
+        ({ bytesRead }) => {
+          this.reading = false;
+          if (this.destroyed) return;
+          if (bytesRead === 0) {
+            this.destroy(new Error('the spool file is shorter than what was written to it'));
+            return;
+          }
+          this.position += bytesRead;
+          if (this.push(bytesRead === n ? buf : buf.subarray(0, bytesRead))) this.pump();
+        },
+        (err: unknown) => {
+          this.reading = false;
+          this.destroy(err as Error);
+        },
+      );
+      return;
+    }
+    if (a.state === 'released' && this.position >= a.written) this.push(null);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.attempt.detach(this);
+    cb(err);
+  }
+}
+
+export class FillSpool {
+  private readonly attempts: Attempt[] = [];
+  private current: Attempt | null = null;
+  private followers: Array<(followed: FollowedFill | null) => void> = [];
+  private closed = false;
+
+  constructor(
+    private readonly temp: LocalTemp,
+    private readonly hint: string,
+  ) {}
+
+  /** The file of the attempt in progress (or of the last one): what the fill verifies and commits. */
+  get path(): string | null {
+    return this.current?.path ?? null;
+  }
+
+  /**
+   * Starts an attempt: a fresh file, and the writable the body goes into. The previous attempt failed
+   * (that is why there is another): its readers are aborted. Readers waiting to follow join this one.
+   */
+  async begin(headers: AttemptHeaders): Promise<Writable> {
+    if (this.closed) throw new Error('the fill spool is closed');
+    this.current?.fail(new Error('the upstream download failed and is being retried'));
+    const path = this.temp.path(this.hint);
+    const handle = await open(path, 'w+');
+    const attempt = new Attempt(path, handle, headers);
+    this.attempts.push(attempt);
+    this.current = attempt;
+    const waiting = this.followers;
+    this.followers = [];
+    for (const resolve of waiting) resolve({ ...headers, stream: attempt.attach() });
+    return new Writable({
+      highWaterMark: READ_CHUNK_BYTES,
+      writev(chunks, cb) {
+        const buffers = chunks.map((c) => c.chunk as Buffer);
+        handle.writev(buffers, attempt.written).then(
+          ({ bytesWritten }) => {
+            attempt.written += bytesWritten;
+            attempt.wake();
+            cb();
+          },
+          (err: unknown) => cb(err as Error),
+        );
+      },
+      destroy(err, cb) {
+        // A body that broke off, or failed the length/digest checks on its way in.
+        if (err) attempt.fail(err);
+        cb(err);
+      },
+    });
+  }
+
+  /**
+   * Follows the fill from its first byte: resolves with a reader of the attempt in progress (or of the
+   * next one, when between attempts), or with null once the spool closes without one to follow — the
+   * fill happened elsewhere or failed before upstream answered; the caller then awaits the fill itself.
+   */
+  follow(): Promise<FollowedFill | null> {
+    const a = this.current;
+    if (a && a.state !== 'failed') return Promise.resolve({ ...a.headers, stream: a.attach() });
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve) => this.followers.push(resolve));
+  }
+
+  /** The bytes passed every check: readers may have the last of them and end. */
+  release(): void {
+    this.current?.release();
+  }
+
+  /** The fill is rejected: abort every reader of the current attempt. */
+  fail(error: Error): void {
+    this.current?.fail(error);
+  }
+
+  /**
+   * The fill is over: readers of an unreleased attempt are aborted, files are removed (readers still
+   * streaming a released attempt keep reading through its open handle, closed when the last one leaves).
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.current?.fail(new Error('the fill ended before its bytes were verified'));
+    const waiting = this.followers;
+    this.followers = [];
+    for (const resolve of waiting) resolve(null);
+    await Promise.all(this.attempts.map(async (a) => {
+      await this.temp.remove(a.path);
+      await a.retire();
+    }));
+  }
+}

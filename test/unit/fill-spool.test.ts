@@ -1,0 +1,159 @@
+// Tests for src/storage/fill-spool.ts: readers follow a download as it is written, never get the last byte
+// before release, are aborted when their attempt fails or the fill is rejected, never see a retry's
+// bytes; late followers start from the first byte; closing removes the files.
+
+import assert from 'node:assert/strict';
+import { readdir, rm } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { FillSpool } from '../../src/storage/fill-spool.ts';
+import { LocalTemp } from '../../src/storage/local-temp.ts';
+import { makeTempDir } from '../helpers/proxy.ts';
+
+let dir: string;
+let temp: LocalTemp;
+
+before(async () => {
+  dir = await makeTempDir('fill-spool');
+  temp = new LocalTemp(dir);
+  await temp.init();
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const write = (w: Writable, data: Buffer) => new Promise<void>((resolve, reject) => w.write(data, (err) => (err ? reject(err) : resolve())));
+const end = (w: Writable) => new Promise<void>((resolve) => w.end(() => resolve()));
+const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
+
+/** Collects what a reader delivers, and how it ended. */
+function collect(r: Readable): { bytes: () => Buffer; done: Promise<{ ended: boolean; error: Error | null }> } {
+  const chunks: Buffer[] = [];
+  r.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise<{ ended: boolean; error: Error | null }>((resolve) => {
+    r.once('end', () => resolve({ ended: true, error: null }));
+    r.once('error', (error) => resolve({ ended: false, error }));
+  });
+  return { bytes: () => Buffer.concat(chunks), done };
+}
+
+const bytes = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
+
+describe('FillSpool', () => {
+  it('streams bytes as they are written, withholds the last one until release, then ends', async () => {
+    const spool = new FillSpool(temp, 'a.1.0.0.nupkg');
+    const following = spool.follow();
+    const sink = await spool.begin({ declaredBytes: 3000, sha512: null });
+    const followed = await following;
+    assert.ok(followed, 'a follower joins the attempt that begins');
+    assert.equal(followed.declaredBytes, 3000);
+    const got = collect(followed.stream);
+    const data = bytes(3000, 1);
+    await write(sink, data.subarray(0, 1000));
+    await tick();
+    assert.equal(got.bytes().length, 999, 'what is on disk, less the last byte');
+    await write(sink, data.subarray(1000));
+    await end(sink);
+    await tick();
+    assert.equal(got.bytes().length, 2999, 'the whole body but its last byte before release');
+    spool.release();
+    assert.deepEqual(await got.done, { ended: true, error: null });
+    assert.ok(got.bytes().equals(data));
+    await spool.close();
+  });
+
+  it('a follower arriving late starts from the first byte; one arriving after release gets it all', async () => {
+    const spool = new FillSpool(temp, 'b.1.0.0.nupkg');
+    const sink = await spool.begin({ declaredBytes: null, sha512: null });
+    const data = bytes(600_000, 2);
+    await write(sink, data.subarray(0, 400_000));
+    const late = collect((await spool.follow())?.stream ?? assert.fail('no attempt to follow'));
+    await write(sink, data.subarray(400_000));
+    await end(sink);
+    spool.release();
+    const later = collect((await spool.follow())?.stream ?? assert.fail('no attempt to follow'));
+    for (const r of [late, later]) {
+      assert.deepEqual(await r.done, { ended: true, error: null });
+      assert.ok(r.bytes().equals(data));
+    }
+    await spool.close();
+  });
+
+  it('a failed attempt aborts its readers; the retry gets a fresh file and new followers', async () => {
+    const spool = new FillSpool(temp, 'c.1.0.0.nupkg');
+    const first = await spool.begin({ declaredBytes: 2000, sha512: null });
+    const early = collect((await spool.follow())?.stream ?? assert.fail('no attempt'));
+    await write(first, bytes(1000, 3));
+    await tick();
+    // As pipeline() does when the upstream body breaks off.
+    first.on('error', () => undefined).destroy(new Error('connection reset'));
+    const outcome = await early.done;
+    assert.equal(outcome.ended, false);
+    assert.match(outcome.error?.message ?? '', /connection reset/);
+    assert.equal(early.bytes().length, 999);
+    // Between attempts a follower waits for the next one.
+    const waiting = spool.follow();
+    const second = await spool.begin({ declaredBytes: 2000, sha512: null });
+    const next = collect((await waiting)?.stream ?? assert.fail('no attempt'));
+    const data = bytes(2000, 4);
+    await write(second, data);
+    await end(second);
+    spool.release();
+    assert.deepEqual(await next.done, { ended: true, error: null });
+    assert.ok(next.bytes().equals(data), 'only the retry’s bytes, from its first byte');
+    await spool.close();
+  });
+
+  it('a rejected fill aborts followers that hold everything but the last byte', async () => {
+    const spool = new FillSpool(temp, 'd.1.0.0.nupkg');
+    const sink = await spool.begin({ declaredBytes: 500, sha512: null });
+    const r = collect((await spool.follow())?.stream ?? assert.fail('no attempt'));
+    await write(sink, bytes(500, 5));
+    await end(sink);
+    await tick();
+    spool.fail(new Error('the nuspec names another package'));
+    const outcome = await r.done;
+    assert.equal(outcome.ended, false);
+    assert.equal(r.bytes().length, 499, 'never the complete body');
+    await spool.close();
+  });
+
+  it('closing without an attempt resolves waiting followers with null; closing removes every attempt file', async () => {
+    const spool = new FillSpool(temp, 'e.1.0.0.nupkg');
+    const waiting = spool.follow();
+    await spool.close();
+    assert.equal(await waiting, null);
+    assert.equal(await spool.follow(), null);
+
+    const used = new FillSpool(temp, 'f.1.0.0.nupkg');
+    const a = await used.begin({ declaredBytes: null, sha512: null });
+    a.on('error', () => undefined).destroy(new Error('reset'));
+    const b = await used.begin({ declaredBytes: null, sha512: null });
+    const reader = collect((await used.follow())?.stream ?? assert.fail('no attempt'));
+    await write(b, bytes(100_000, 6));
+    await end(b);
+    used.release();
+    await used.close();
+    assert.deepEqual(await readdir(temp.ownDir), [], 'both attempt files are gone');
+    // A reader of the released attempt still reads through its open handle.
+    assert.deepEqual(await reader.done, { ended: true, error: null });
+    assert.equal(reader.bytes().length, 100_000);
+  });
+
+  it('a reader going away does not disturb the attempt or the other readers', async () => {
+    const spool = new FillSpool(temp, 'g.1.0.0.nupkg');
+    const sink = await spool.begin({ declaredBytes: null, sha512: null });
+    const leaving = (await spool.follow())?.stream ?? assert.fail('no attempt');
+    const staying = collect((await spool.follow())?.stream ?? assert.fail('no attempt'));
+    const data = bytes(50_000, 7);
+    await write(sink, data.subarray(0, 10_000));
+    leaving.destroy();
+    await write(sink, data.subarray(10_000));
+    await end(sink);
+    spool.release();
+    assert.deepEqual(await staying.done, { ended: true, error: null });
+    assert.ok(staying.bytes().equals(data));
+    await spool.close();
+  });
+});
