@@ -76,6 +76,7 @@ describe('package files from memory', () => {
     const first = await request(proxy.url, path);
     assert.equal(first.status, 200);
     assert.equal(first.headers['x-cache'], 'MISS');
+    await proxy.proxy.flat.drain(); // the streamed fill's response may end before its commit
     const second = await request(proxy.url, path);
     assert.equal(second.headers['x-cache'], 'HIT');
     // Taken away underneath (no eviction, no notice): only memory can still answer.
@@ -127,9 +128,12 @@ describe('package files from memory', () => {
     assert.equal(conditional.body.length, 0);
   });
 
-  it('holds a large package after its second download (streamed before), then serves it from memory', async () => {
+  it('holds a large package after its second download from storage (streamed before), then serves it from memory', async () => {
     const path = nupkgPath(LARGE);
     const expected = sha(buildPackage(LARGE));
+    // The fill streams it through (not a download from storage); then two from storage.
+    assert.equal(sha((await request(proxy.url, path)).body), expected);
+    await proxy.proxy.flat.drain();
     for (let i = 0; i < 2; i++) {
       const r = await request(proxy.url, path);
       assert.equal(r.status, 200);
@@ -154,6 +158,7 @@ describe('package files from memory', () => {
     const p = EVICT[1] as PackageSpec;
     const path = nupkgPath(p);
     assert.equal((await request(proxy.url, path)).headers['x-cache'], 'MISS');
+    await proxy.proxy.flat.drain();
     assert.equal((await request(proxy.url, path)).headers['x-cache'], 'HIT');
     assert.ok(await proxy.proxy.blobs.delete(packageKey(lower(p.id), p.version, 'nupkg')));
     await bumpGeneration(proxy.proxy.blobs);
@@ -243,11 +248,16 @@ describe('retention and memory', () => {
     const downloadsBefore = upstream.count(upstreamNupkg(p1), { method: 'GET' });
     await request(proxy.url, nupkgPath(p0));
     await request(proxy.url, nupkgPath(p1));
+    await proxy.proxy.flat.drain();
+    // Held once downloaded from storage (a fill streams it through instead).
+    await request(proxy.url, nupkgPath(p0));
+    await request(proxy.url, nupkgPath(p1));
     await new Promise((r) => setTimeout(r, 20));
     // p0 again, from memory: retention must see it as the more recently served one.
     assert.equal((await request(proxy.url, nupkgPath(p0))).headers['x-cache'], 'HIT');
     await proxy.proxy.access.flush();
     await request(proxy.url, nupkgPath(p2));
+    await proxy.proxy.flat.drain();
     await proxy.proxy.access.flush();
     const result = await proxy.proxy.retention.sweep();
     assert.deepEqual(
@@ -280,6 +290,7 @@ describe('with a policy', () => {
   it('never answers a .nupkg from memory: every download passes the policy (its answer can change)', async () => {
     const path = nupkgPath(GATED);
     assert.equal((await request(proxy.url, path)).headers['x-cache'], 'MISS');
+    await proxy.proxy.flat.drain();
     assert.equal((await request(proxy.url, path)).headers['x-cache'], 'HIT');
     // Taken away underneath: a memory copy would still answer; the full path has to fetch it again.
     assert.ok(await proxy.proxy.blobs.delete(packageKey(lower(GATED.id), GATED.version, 'nupkg')));

@@ -82,6 +82,7 @@ describe('the package stream cap', () => {
     const warm = await fetch(proxy.url + path);
     assert.equal(warm.status, 200);
     assert.equal((await warm.arrayBuffer()).byteLength > 20 * MB, true);
+    await proxy.proxy.flat.drain(); // the streamed fill's response may end before its commit
   });
 
   after(async () => {
@@ -128,6 +129,7 @@ describe('stalled clients', () => {
     const warm = await fetch(proxy.url + path);
     assert.equal(warm.status, 200);
     await warm.arrayBuffer();
+    await proxy.proxy.flat.drain();
   });
 
   after(async () => {

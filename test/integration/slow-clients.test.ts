@@ -103,6 +103,11 @@ describe('200 slow clients', () => {
     }));
     assert.ok(replica);
     try {
+      // The fill streams the package through; once it is committed (a HEAD answers HIT), two downloads
+      // from storage put it in memory.
+      await (await fetch(replica.url + path)).arrayBuffer();
+      const committed = Date.now() + 10_000;
+      while ((await fetch(replica.url + path, { method: 'HEAD' })).headers.get('x-cache') !== 'HIT' && Date.now() < committed) await new Promise((r) => setTimeout(r, 50));
       for (let i = 0; i < 2; i++) await (await fetch(replica.url + path)).arrayBuffer();
       const deadline = Date.now() + 10_000;
       while (!/nuget_proxy_memory_tier_bytes [0-9.e+]{8,}/.test(await replica.metrics()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

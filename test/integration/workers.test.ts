@@ -64,7 +64,7 @@ function get(path: string, onFirstByte?: () => void): Promise<{ status: number; 
   });
 }
 
-const requestLines = (route: string): LogLine[] => proxy.logs().filter((l) => l['msg'] === 'request' && l['route'] === route);
+const requestLines = (route: string): LogLine[] => proxy.logs().filter((l) => l['msg'] === 'request completed' && l['route'] === route);
 
 describe('serve --workers 2', () => {
   it('spreads requests over both workers, each line naming its worker', async () => {
@@ -85,6 +85,8 @@ describe('serve --workers 2', () => {
       assert.equal(sha(r.body), sha(packages.get(id) as Buffer));
     }
     assert.equal(upstream.count(upstreamPath(id), { method: 'GET' }), 1);
+    // Log lines are written in batches (at least every 250 ms): wait for all ten.
+    await proxy.waitForLog(() => requestLines('/v3/flatcontainer/:id/:version/:file').length >= 10, 10_000);
     const workers = new Set(requestLines('/v3/flatcontainer/:id/:version/:file').map((l) => l['worker']));
     assert.deepEqual([...workers].sort(), [1, 2], 'both workers answered');
   });
