@@ -1,4 +1,4 @@
-// Several nuget-proxy replicas as real processes (`node --import tsx src/cli.ts serve`), each on its own
+// Several nuget-proxy replicas as real processes (`node --import tsx src/cli/nuget-proxy.ts serve`), each on its own
 // port on 127.0.0.1, with their JSON log lines collected, so a test can find the one filling and kill -9 it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -26,7 +26,7 @@ export interface Replica {
 }
 
 function spawnReplica(index: number, env: Record<string, string>): Promise<Replica> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/nuget-proxy.ts', 'serve'], {
     cwd: ROOT,
     env: {
       PATH: process.env['PATH'] ?? '',
