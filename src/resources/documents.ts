@@ -72,10 +72,12 @@ export class DocumentCache {
     const upstream = this.deps.upstream;
     if (!upstream) throw new Error('no upstream in offline mode');
     const validators = cached?.status === 200 ? { etag: cached.etag, lastModified: cached.lastModified } : {};
+    // Equivalent URLs share one deadline: failing over must not double the client's wait.
+    const deadlineAt = upstream.newDeadline();
     let lastError: unknown;
     for (const url of urls) {
       try {
-        return await upstream.fetchDocument(url, { resource: spec.resource, ...validators });
+        return await upstream.fetchDocument(url, { resource: spec.resource, deadlineAt, ...validators });
       } catch (err) {
         lastError = err;
       }

@@ -105,7 +105,7 @@ export class RegistrationResource {
     try {
       layout = await this.deps.index.requireLayout();
     } catch (err) {
-      if (err instanceof UpstreamUnavailable) return this.synthesizedReply(hive, path, err.message);
+      if (err instanceof UpstreamUnavailable) return this.synthesizedReply(hive, path, err);
       throw err;
     }
     const base = layout.hives.get(hive);
@@ -123,7 +123,7 @@ export class RegistrationResource {
     } catch (err) {
       if (err instanceof UpstreamUnavailable) {
         rc.log.info({ hive, rel }, 'upstream unavailable; synthesizing registration from the disk cache');
-        return this.synthesizedReply(hive, path, err.message);
+        return this.synthesizedReply(hive, path, err);
       }
       throw err;
     }
@@ -195,10 +195,11 @@ export class RegistrationResource {
     }
   }
 
-  private async synthesizedReply(hive: string, path: RegistrationPath, upstreamProblem?: string): Promise<Reply> {
+  private async synthesizedReply(hive: string, path: RegistrationPath, upstreamProblem?: UpstreamUnavailable): Promise<Reply> {
     const stored = await this.synthesize(hive, path);
     if (stored === null) {
-      if (upstreamProblem) throw new UpstreamUnavailable(503, 'UPSTREAM_UNAVAILABLE', `${upstreamProblem}; and the proxy holds no version of '${path.lowerId}'`);
+      // Nothing to build it from: upstream's failure as it was (502, 503 or 504, like every resource).
+      if (upstreamProblem) throw upstreamProblem;
       throw new NotFound(`'${path.lowerId}' (${path.kind}) is not in this offline cache`);
     }
     return {
@@ -206,7 +207,7 @@ export class RegistrationResource {
       resource: 'registration',
       cache: 'local',
       body: { kind: 'json', stored },
-      ...(upstreamProblem ? { warnings: [`nuget-proxy: ${upstreamProblem}; registration built from the packages this proxy holds`] } : {}),
+      ...(upstreamProblem ? { warnings: [`nuget-proxy: ${upstreamProblem.message}; registration built from the packages this proxy holds`] } : {}),
     };
   }
 }

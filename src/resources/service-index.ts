@@ -5,6 +5,7 @@
 import type { Config } from '../config.ts';
 import { UpstreamUnavailable } from '../errors.ts';
 import type { Reply } from '../http.ts';
+import type { CacheResult } from '../metrics.ts';
 import {
   buildClientIndex,
   buildLayout,
@@ -45,7 +46,7 @@ export class ServiceIndexResource {
     return layout;
   }
 
-  private async fetch(): Promise<{ layout: Layout; warning?: string }> {
+  private async fetch(): Promise<{ layout: Layout; cache: CacheResult; warning?: string }> {
     const { config, docs } = this.deps;
     const result = await docs.get({
       key: SERVICE_INDEX_KEY,
@@ -60,7 +61,7 @@ export class ServiceIndexResource {
       },
     });
     if (result.entry.status !== 200) throw new UpstreamUnavailable(502, 'UPSTREAM_NO_INDEX', `upstream service index ${config.upstream} answered 404`);
-    return { layout: this.layoutOf(result.entry.body), ...(result.warning ? { warning: result.warning } : {}) };
+    return { layout: this.layoutOf(result.entry.body), cache: result.cache, ...(result.warning ? { warning: result.warning } : {}) };
   }
 
   /** The upstream layout (cached copy offline); null offline when nothing was ever cached. */
@@ -82,7 +83,7 @@ export class ServiceIndexResource {
   async serve(rc: RequestContext): Promise<Reply> {
     let layout: Layout | null = null;
     let warning: string | undefined;
-    let cache: 'hit' | 'local' = 'hit';
+    let cache: CacheResult = 'hit';
     if (this.deps.config.offline) {
       layout = await this.layout();
     } else {
@@ -90,6 +91,7 @@ export class ServiceIndexResource {
         const r = await this.fetch();
         layout = r.layout;
         warning = r.warning;
+        cache = r.cache;
       } catch (err) {
         // Upstream gone and never cached: still describe what the proxy can serve from its disk.
         warning = `nuget-proxy: upstream service index unavailable (${(err as Error).message}); serving the proxy's own index`;
