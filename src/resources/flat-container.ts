@@ -10,7 +10,7 @@ import { LruCache } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
 import type { Config } from '../config.ts';
 import type { FillCoordinator, FillResult } from '../coordination/fill-coordinator.ts';
-import { NotFound, ProxyError, UpstreamInvalid, UpstreamUnavailable, errorMessage } from '../errors.ts';
+import { CacheUnavailable, NotFound, ProxyError, UpstreamInvalid, UpstreamUnavailable, errorMessage } from '../errors.ts';
 import type { Reply } from '../http.ts';
 import type { Logger } from '../logger.ts';
 import type { CacheResult, Metrics, Resource } from '../metrics.ts';
@@ -18,7 +18,7 @@ import { normalizeLowerVersion, toLowerId, toLowerVersion, sortVersionStrings } 
 import { parseNuspec } from '../nuget/nuspec.ts';
 import type { FlatFile, FlatFileRequest } from '../nuget/paths.ts';
 import { NupkgError, readNupkgFile, readNupkgManifest, type ZipSource } from '../nupkg.ts';
-import { readBlob, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
+import { asStorageError, readBlob, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
 import { packageKey } from '../storage/layout.ts';
 import type { LocalTemp } from '../storage/local-temp.ts';
 import type { UpstreamClient } from '../upstream.ts';
@@ -220,15 +220,30 @@ export class FlatContainerResource {
   }
 
   private async fill(req: FlatFileRequest): Promise<void> {
-    switch (req.file) {
-      case 'nupkg':
-        return this.fillNupkg(req);
-      case 'nuspec':
-        return this.fillNuspec(req);
-      case 'icon':
-      case 'readme':
-        return this.fillEmbedded(req);
+    try {
+      switch (req.file) {
+        case 'nupkg':
+          return await this.fillNupkg(req);
+        case 'nuspec':
+          return await this.fillNuspec(req);
+        case 'icon':
+        case 'readme':
+          return await this.fillEmbedded(req);
+      }
+    } catch (err) {
+      throw this.storageFailure(err, req);
     }
+  }
+
+  /** A fill that failed on the proxy's own storage is told as such (507/503), never as upstream's failure. */
+  private storageFailure(err: unknown, req: FlatFileRequest): unknown {
+    if (err instanceof ProxyError) return err;
+    const storage = asStorageError(err, `cannot store the ${req.file} of ${req.lowerId} ${req.lowerVersion}`);
+    if (!storage) return err;
+    const { blobs, metrics, log } = this.deps;
+    metrics.storageErrors.inc({ operation: 'fill', code: storage.code });
+    log.error({ lowerId: req.lowerId, lowerVersion: req.lowerVersion, file: req.file, code: storage.code, err: storage.message, cache: blobs.description }, 'cache not writable: fill failed');
+    return new CacheUnavailable(storage.code, blobs.description, { cause: storage });
   }
 
   private async checkNegative(req: FlatFileRequest): Promise<void> {
