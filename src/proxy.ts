@@ -72,7 +72,17 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
   const redis = config.redisUrl ? new RedisConnection({ url: config.redisUrl, cluster: config.redisCluster, metrics, log }) : null;
   // A healthy Redis is used from the first request; an unreachable one does not hold up start-up.
   if (redis && !(await redis.ready(REDIS_START_WAIT_MS))) log.warn('redis not reachable at start; running on local metadata and fill coordination until it is');
-  const store = new MetadataStore({ blobs, memoryBytes: Math.floor(memoryBytes / 2), redis, metrics, log });
+  // The sweeper is built below; documents written before that cannot pass the cap.
+  let retentionRef: Sweeper | null = null;
+  const store = new MetadataStore({
+    blobs,
+    memoryBytes: Math.floor(memoryBytes / 2),
+    redis,
+    metrics,
+    log,
+    notFoundRetentionMs: config.notFoundTtlSeconds * 1000,
+    onPersisted: () => retentionRef?.noteMetadataWritten(),
+  });
   const fillCoordinator = createFillCoordinator({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, metrics, log });
   // Without Redis there is nothing to report: an absent series, not a 0 that would read as "Redis down".
   if (!redis) metrics.registry.removeSingleMetric('nuget_proxy_redis_up');
@@ -111,8 +121,11 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
       evictUnusedMs: config.evictUnusedDays === null ? null : config.evictUnusedDays * 86_400_000,
       graceMs: config.evictionGraceSeconds * 1000,
     },
+    // Offline, metadata cannot be fetched again: it is never pruned.
+    ...(config.offline ? {} : { metadata: { unusedMs: config.metadataUnusedDays * 86_400_000, maxEntries: config.maxMetadataEntries } }),
     onEvicted: (lowerId, lowerVersion) => local.noteRemoved(lowerId, lowerVersion),
   });
+  retentionRef = retention;
   const activity = createActivity();
   // The web page's catalog follows fills, evictions and generation changes through LocalPackages, and
   // hits through the access log's touch.
