@@ -7,6 +7,7 @@ const BENCHES: Record<string, { about: string; load: () => Promise<{ run: () => 
   'rewrite-latency': { about: 'small-request p99 while 5–10 MB registration documents are rewritten (wrk)', load: () => import('./rewrite-latency.ts') },
   'blob-memory': { about: 'peak RSS while filling and serving 1–256 MB packages', load: () => import('./blob-memory.ts') },
   bundle: { about: 'prefetch, export and import throughput', load: () => import('./bundle.ts') },
+  retention: { about: 'retention sweep throughput (evictions/s) on disk and S3', load: () => import('./retention.ts') },
   'web-page': { about: 'web page render times with 50,000 cached versions', load: () => import('./web-page.ts') },
   soak: { about: 'bounded soak (~5 min): mixed load and upstream fault phases; RSS, fds, files and errors over time', load: () => import('./soak.ts') },
 };

@@ -4,7 +4,12 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { UNAVAILABLE_SOURCE, UPSTREAM_NAME, isDirectory, readConfigFile, type RawConfigFile } from './config-file.ts';
+import { patternProblem } from './nuget/source-mapping.ts';
+import { parsePolicyConfig, type PolicyConfig } from './policy/rules.ts';
 import { checkKey } from './storage/blob-store.ts';
+
+export type { PolicyConfig } from './policy/rules.ts';
 
 export type Command = 'serve' | 'prefetch' | 'export' | 'import';
 
@@ -28,7 +33,68 @@ interface OptionSpec {
   readonly defaultFor?: Partial<Record<Command, string | number | boolean | null>>;
 }
 
+/** Per-upstream settings; each defaults to the matching global option (flag, environment, file). */
+export interface UpstreamSettings {
+  readonly username: string | null;
+  readonly password: string | null;
+  readonly token: string | null;
+  readonly header: string | null;
+  readonly caFile: string | null;
+  readonly httpsProxy: string | null;
+  readonly httpProxy: string | null;
+  readonly noProxy: string | null;
+  readonly connectTimeoutMs: number;
+  readonly responseTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly retries: number;
+  readonly retryBaseMs: number;
+  readonly serviceIndexTtlSeconds: number;
+  readonly versionsTtlSeconds: number;
+  readonly registrationTtlSeconds: number;
+  readonly searchTtlSeconds: number;
+  readonly vulnerabilityTtlSeconds: number;
+  readonly notFoundTtlSeconds: number;
+}
+
+/** One upstream: a V3 feed (service index URL) or a folder of .nupkg files. */
+export type UpstreamSpec = UpstreamSettings & { readonly name: string } & ({ readonly kind: 'feed'; readonly url: string } | { readonly kind: 'folder'; readonly folder: string });
+
+/** The upstream of the one-upstream configuration (flags and environment only); its cache keys keep the shapes of earlier versions. */
+export const DEFAULT_UPSTREAM_NAME = 'default';
+
+/** Per-upstream setting → the global option that is its default. */
+const UPSTREAM_FIELDS: ReadonlyArray<readonly [keyof UpstreamSettings, keyof Config]> = [
+  ['username', 'upstreamUsername'],
+  ['password', 'upstreamPassword'],
+  ['token', 'upstreamToken'],
+  ['header', 'upstreamHeader'],
+  ['caFile', 'upstreamCaFile'],
+  ['httpsProxy', 'httpsProxy'],
+  ['httpProxy', 'httpProxy'],
+  ['noProxy', 'noProxy'],
+  ['connectTimeoutMs', 'upstreamConnectTimeoutMs'],
+  ['responseTimeoutMs', 'upstreamResponseTimeoutMs'],
+  ['idleTimeoutMs', 'upstreamIdleTimeoutMs'],
+  ['retries', 'upstreamRetries'],
+  ['retryBaseMs', 'upstreamRetryBaseMs'],
+  ['serviceIndexTtlSeconds', 'serviceIndexTtlSeconds'],
+  ['versionsTtlSeconds', 'versionsTtlSeconds'],
+  ['registrationTtlSeconds', 'registrationTtlSeconds'],
+  ['searchTtlSeconds', 'searchTtlSeconds'],
+  ['vulnerabilityTtlSeconds', 'vulnerabilityTtlSeconds'],
+  ['notFoundTtlSeconds', 'notFoundTtlSeconds'],
+];
+
+/** Credentials belong to one upstream: with upstreams in the file, these flags are ambiguous. */
+const SINGLE_UPSTREAM_ONLY: ReadonlyArray<keyof Config> = ['upstream', 'upstreamUsername', 'upstreamPassword', 'upstreamToken', 'upstreamHeader'];
+
 export interface Config {
+  readonly configFile: string | null;
+  /** In order: the first upstream that has an exact version serves it. */
+  readonly upstreams: readonly UpstreamSpec[];
+  /** Upstream name → package patterns (NuGet's packageSourceMapping); null: every upstream serves every id. */
+  readonly packageSourceMapping: ReadonlyArray<readonly [string, readonly string[]]> | null;
+  readonly policy: PolicyConfig | null;
   readonly host: string;
   readonly port: number;
   readonly publicUrl: string | null;
@@ -94,6 +160,8 @@ const ALL: readonly Command[] = ['serve', 'prefetch', 'export', 'import'];
 const NET: readonly Command[] = ['serve', 'prefetch'];
 
 export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'configFile', flag: 'config', kind: 'file', default: null, group: 'Configuration file', commands: ALL,
+    description: 'YAML file with settings (any option below by name), several upstreams, packageSourceMapping, policy, or nugetConfig: a nuget.config to take sources, mapping and credentials from. Flags and environment variables win over it; ${VAR} in it is read from the environment.' },
   { key: 'host', flag: 'host', kind: 'string', default: '127.0.0.1', group: 'Server', commands: ['serve'],
     description: 'Address to listen on. Use 0.0.0.0 in containers.' },
   { key: 'port', flag: 'port', kind: 'int', default: 5555, min: 0, max: 65535, group: 'Server', commands: ['serve'],
@@ -112,7 +180,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'Access token for the web page at / (Authorization: Bearer, or a login form that sets a cookie). The NuGet API under /v3 is not affected.' },
 
   { key: 'upstream', flag: 'upstream', kind: 'url', default: 'https://api.nuget.org/v3/index.json', group: 'Upstream', commands: NET,
-    description: 'Service index URL of the upstream V3 feed.' },
+    description: 'Service index URL of the upstream V3 feed (the one upstream; for several, list them in --config).' },
   { key: 'offline', flag: 'offline', kind: 'bool', default: false, group: 'Upstream', commands: ALL,
     description: 'Never contact upstream: serve only what the cache holds.' },
   { key: 'upstreamConnectTimeoutMs', flag: 'upstream-connect-timeout-ms', kind: 'int', default: 5000, min: 1, group: 'Upstream', commands: NET,
@@ -323,6 +391,150 @@ function parseValue(spec: OptionSpec, raw: string, source: string, problems: str
   }
 }
 
+/** A YAML scalar as option text; null when it is not a scalar. */
+function scalarText(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return null;
+}
+
+/** Top-level settings of the file, by option key (`cacheDir`) or flag name (`cache-dir`). */
+function applyFileOptions(command: Command, file: RawConfigFile, values: Map<keyof Config, unknown>, problems: string[]): void {
+  for (const [name, { value, where }] of file.options) {
+    const spec = OPTIONS.find((o) => o.key === name || o.flag === name);
+    if (!spec) {
+      problems.push(`${where}: unknown setting (options are listed by --help; sections: upstreams, packageSourceMapping, policy, nugetConfig)`);
+      continue;
+    }
+    if (spec.key === 'configFile') {
+      problems.push(`${where}: a configuration file cannot name another one`);
+      continue;
+    }
+    if (value === null || value === undefined) continue;
+    const text = scalarText(value);
+    if (text === null) {
+      problems.push(`${where}: must be a single value`);
+      continue;
+    }
+    // Checked even where a flag wins, so a mistake in the file shows; one file may serve every command,
+    // and an option of another command is simply not used here.
+    const parsed = parseValue(spec, text, where, problems, file.baseDir);
+    if (spec.commands.includes(command) && !values.has(spec.key)) values.set(spec.key, parsed);
+  }
+}
+
+function specOf(key: keyof Config): OptionSpec {
+  const spec = OPTIONS.find((o) => o.key === key);
+  if (!spec) throw new Error(`no option ${String(key)}`);
+  return spec;
+}
+
+function settingsFrom(config: Config): UpstreamSettings {
+  const out: Record<string, unknown> = {};
+  for (const [field, option] of UPSTREAM_FIELDS) out[field] = config[option];
+  return out as unknown as UpstreamSettings;
+}
+
+function checkCredentials(u: UpstreamSettings, where: string, problems: string[]): void {
+  if (u.username !== null && u.password === null) problems.push(`${where}: username needs a password`);
+  if (u.password !== null && u.username === null) problems.push(`${where}: password needs a username`);
+  if (u.token !== null && u.username !== null) problems.push(`${where}: use either token or username/password, not both`);
+  if (u.caFile && existsSync(u.caFile)) {
+    try {
+      if (!readFileSync(u.caFile, 'utf8').includes('BEGIN CERTIFICATE')) problems.push(`${where}: caFile ${u.caFile} is not a PEM certificate bundle`);
+    } catch (err) {
+      problems.push(`${where}: cannot read caFile: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** The upstream list: the file's `upstreams:` (each setting defaulting to its global option), or the one of --upstream. */
+function resolveUpstreams(config: Config, explicit: ReadonlySet<keyof Config>, file: RawConfigFile | null, problems: string[]): UpstreamSpec[] {
+  const defaults = settingsFrom(config);
+  if (!file?.upstreams) return [{ name: DEFAULT_UPSTREAM_NAME, kind: 'feed', url: config.upstream, ...defaults }];
+  for (const key of SINGLE_UPSTREAM_ONLY) {
+    if (explicit.has(key)) problems.push(`--${specOf(key).flag} sets the one upstream of a configuration without upstreams; the configuration file lists upstreams, so set it on one of them`);
+  }
+  const out: UpstreamSpec[] = [];
+  const seen = new Set<string>();
+  if (file.upstreams.length === 0) problems.push('the configuration file lists no upstreams');
+  for (const raw of file.upstreams) {
+    const where = raw.where;
+    const name = raw['name'];
+    if (typeof name !== 'string' || !UPSTREAM_NAME.test(name)) {
+      problems.push(`${where}: name must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+      continue;
+    }
+    if (seen.has(name.toLowerCase())) problems.push(`${where}: another upstream is already named '${name}'`);
+    seen.add(name.toLowerCase());
+    // Credentials are never inherited: each belongs to one upstream.
+    const settings: Record<string, unknown> = { ...defaults, username: null, password: null, token: null, header: null, name };
+    for (const [key, value] of Object.entries(raw)) {
+      if (key === 'where' || key === 'name' || key === 'url' || key === 'folder') continue;
+      const field = UPSTREAM_FIELDS.find(([f]) => f === key);
+      if (!field) {
+        problems.push(`${where}.${key}: unknown upstream setting (known: url, folder, ${UPSTREAM_FIELDS.map(([f]) => f).join(', ')})`);
+        continue;
+      }
+      if (value === null) {
+        settings[key] = null;
+        continue;
+      }
+      const text = scalarText(value);
+      if (text === null) {
+        problems.push(`${where}.${key}: must be a single value`);
+        continue;
+      }
+      const parsed = parseValue(specOf(field[1]), text, `${where}.${key}`, problems, file.baseDir);
+      if (parsed !== undefined) settings[key] = parsed;
+    }
+    checkCredentials(settings as unknown as UpstreamSettings, where, problems);
+    const url = raw['url'];
+    const folder = raw['folder'];
+    if ((url === undefined) === (folder === undefined)) {
+      problems.push(`${where}: needs exactly one of url (a V3 service index) or folder (a directory of .nupkg files)`);
+      continue;
+    }
+    if (url !== undefined) {
+      const parsed = typeof url === 'string' ? parseValue(specOf('upstream'), url, `${where}.url`, problems, file.baseDir) : undefined;
+      if (typeof url !== 'string') problems.push(`${where}.url: must be a URL`);
+      if (typeof parsed !== 'string') continue;
+      settings['kind'] = 'feed';
+      settings['url'] = parsed;
+    } else {
+      const dir = typeof folder === 'string' && folder.trim() !== '' ? resolve(file.baseDir, folder.trim()) : null;
+      if (dir === null || !isDirectory(dir)) {
+        problems.push(`${where}.folder: ${JSON.stringify(folder)} is not a directory`);
+        continue;
+      }
+      settings['kind'] = 'folder';
+      settings['folder'] = dir;
+    }
+    out.push(settings as unknown as UpstreamSpec);
+  }
+  return out;
+}
+
+/** Validates `packageSourceMapping`: every name an upstream, every pattern NuGet syntax. */
+function resolveMapping(raw: ReadonlyArray<readonly [string, unknown]>, upstreamNames: readonly string[], problems: string[]): Array<[string, string[]]> {
+  const names = new Set(upstreamNames);
+  const out: Array<[string, string[]]> = [];
+  for (const [name, patterns] of raw) {
+    const where = `packageSourceMapping.${name.startsWith(UNAVAILABLE_SOURCE) ? name.slice(1) : name}`;
+    if (!name.startsWith(UNAVAILABLE_SOURCE) && !names.has(name)) problems.push(`${where}: no upstream is named '${name}' (upstreams: ${[...names].join(', ')})`);
+    if (!Array.isArray(patterns) || !patterns.every((p) => typeof p === 'string')) {
+      problems.push(`${where}: must be a list of package patterns (exact ids or Prefix.*)`);
+      continue;
+    }
+    for (const p of patterns as string[]) {
+      const problem = patternProblem(p);
+      if (problem) problems.push(`${where}: ${problem}`);
+    }
+    out.push([name, (patterns as string[]).map((p) => p.trim())]);
+  }
+  return out;
+}
+
 /**
  * Parses flags (`--name value`, `--name=value`, `--flag` / `--no-flag` for booleans) over environment
  * variables over defaults. Throws ConfigError listing every problem.
@@ -376,6 +588,11 @@ export function parseConfig(
     values.set(spec.key, parseValue(spec, raw, `--${name}`, problems, baseDir));
   }
 
+  // The configuration file: what it sets counts where neither a flag nor the environment did.
+  const configPath = values.get('configFile');
+  const file = typeof configPath === 'string' && existsSync(configPath) ? readConfigFile(configPath, env, problems) : null;
+  if (file) applyFileOptions(command, file, values, problems);
+
   const out: Record<string, unknown> = {};
   for (const spec of OPTIONS) {
     const v = values.get(spec.key);
@@ -383,6 +600,12 @@ export function parseConfig(
     const d = spec.kind === 'path' && typeof raw === 'string' ? resolve(baseDir, raw) : raw;
     out[spec.key] = v === undefined ? d : v;
   }
+  const explicit = new Set(values.keys());
+  out['upstreams'] = resolveUpstreams(out as unknown as Config, explicit, file, problems);
+  // Names of upstreams with problems count too: their mapping entries are not a second mistake.
+  const declared = file?.upstreams ? file.upstreams.map((u) => u['name']).filter((n): n is string => typeof n === 'string') : [DEFAULT_UPSTREAM_NAME];
+  out['packageSourceMapping'] = file?.mapping ? resolveMapping(file.mapping, declared, problems) : null;
+  out['policy'] = file?.policy ? parsePolicyConfig(file.policy.value, file.policy.where, problems) : null;
   const config = out as unknown as Config;
 
   // Cross-field rules.
@@ -421,6 +644,10 @@ export function parseConfig(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: Object.freeze(config), positionals: Object.freeze(positionals) };
+}
+
+function maskUrlCredentials(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
 
 export interface BlobStoreLocation {
@@ -465,6 +692,16 @@ export function redactConfig(config: Config): Record<string, unknown> {
     const v = config[spec.key];
     out[spec.key] = spec.secret && v !== null ? '***' : v;
   }
+  out['upstreams'] = config.upstreams.map((u) => ({
+    ...u,
+    password: u.password === null ? null : '***',
+    token: u.token === null ? null : '***',
+    header: u.header === null ? null : '***',
+    httpsProxy: u.httpsProxy === null ? null : maskUrlCredentials(u.httpsProxy),
+    httpProxy: u.httpProxy === null ? null : maskUrlCredentials(u.httpProxy),
+  }));
+  out['packageSourceMapping'] = config.packageSourceMapping;
+  out['policy'] = config.policy;
   if (typeof out['redisUrl'] === 'string') out['redisUrl'] = out['redisUrl'].replace(/\/\/([^@/]*)@/, '//***@');
   for (const k of ['httpsProxy', 'httpProxy'] as const) {
     if (config[k]) out[k] = config[k].replace(/\/\/([^@/]*)@/, '//***@');

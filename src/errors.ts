@@ -97,3 +97,13 @@ export function isProxyError(err: unknown): err is ProxyError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * The policy refuses this package version. 403 with the reason as the body and as X-NuGet-Warning, which
+ * NuGet clients print (the body they do not show); a refusal is meant to fail the restore and say why.
+ */
+export class PolicyRefused extends ProxyError {
+  constructor(reason: string) {
+    super(403, 'POLICY_REFUSED', `nuget-proxy policy: ${reason}`, { headers: { 'X-NuGet-Warning': `nuget-proxy policy: ${reason}` } });
+  }
+}

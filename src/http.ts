@@ -134,7 +134,7 @@ export function errorMiddleware(log: Logger) {
       const reqLog: Logger = (ctx.state['log'] as Logger | undefined) ?? log;
       if (isProxyError(err)) {
         ctx.status = err.status;
-        for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
+        for (const [k, v] of Object.entries(err.headers)) ctx.set(k, headerSafe(v));
         ctx.state['errorCode'] = err.code;
         const message = err.expose ? err.message : 'The proxy could not complete the request.';
         ctx.type = 'text/plain; charset=utf-8';

@@ -62,8 +62,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const readiness = async () => {
     await checkStorage();
     const redis = await proxy.store.checkShared();
-    const breakers = proxy.breaker.snapshot();
-    const openBreakers = Object.entries(breakers).filter(([, b]) => b.state !== 'closed');
+    // Per upstream (by configured name): its breakers per host; degraded when any is not closed.
+    const upstreams: Record<string, { kind: string; status: 'ok' | 'degraded'; hosts: ReturnType<typeof proxy.feeds.first.breaker.snapshot> }> = {};
+    const openBreakers: string[] = [];
+    for (const feed of proxy.feeds.all) {
+      const hosts = feed.breaker.snapshot();
+      const open = Object.entries(hosts).filter(([, b]) => b.state !== 'closed');
+      upstreams[feed.name] = { kind: feed.spec.kind, status: open.length > 0 ? 'degraded' : 'ok', hosts };
+      for (const [host, b] of open) openBreakers.push(`upstream ${feed.name} (${host}) breaker ${b.state.replace('_', '-')}`);
+    }
     // Only a proxy that cannot serve is unready. A dead upstream or Redis, or a full cache, degrades it
     // but it still serves what it holds — taking every replica out of the Service then would turn an
     // upstream outage or a full disk into a complete one.
@@ -72,7 +79,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ...(storageCheck.writable ? [] : [`cache not writable (${storageCheck.code ?? 'error'})`]),
       ...(storageCheck.readable ? [] : ['cache not readable']),
       ...(redis === 'down' ? ['redis down'] : []),
-      ...openBreakers.map(([host, b]) => `upstream ${host} breaker ${b.state.replace('_', '-')}`),
+      ...openBreakers,
     ];
     return {
       ready,
@@ -85,7 +92,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         storageState: storageCheck.writable ? 'writable' : `not writable: ${storageCheck.error ?? ''}`,
         redis,
         offline: config.offline,
-        upstream: breakers,
+        upstreams,
       },
     };
   };

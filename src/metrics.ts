@@ -1,5 +1,6 @@
 // Every Prometheus metric the proxy exports, in one place. Labels are bounded: route templates, resource
-// types, results and upstream host names from the service index — never a package id or version.
+// types, results, configured upstream names, upstream host names from the service index, policy rules —
+// never a package id or version.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -46,16 +47,17 @@ export interface Metrics {
   readonly httpInFlight: Gauge;
   readonly cacheLookups: Counter<'resource' | 'result'>;
   readonly staleServed: Counter<'resource' | 'reason'>;
-  readonly upstreamRequests: Counter<'resource' | 'outcome'>;
-  readonly upstreamDuration: Histogram<'resource'>;
-  readonly upstreamRetries: Counter<'resource'>;
+  readonly upstreamRequests: Counter<'upstream' | 'resource' | 'outcome'>;
+  readonly upstreamDuration: Histogram<'upstream' | 'resource'>;
+  readonly upstreamRetries: Counter<'upstream' | 'resource'>;
   readonly servedBytes: Counter<'resource' | 'source'>;
-  readonly upstreamBytes: Counter<'resource'>;
+  readonly upstreamBytes: Counter<'upstream' | 'resource'>;
   readonly blobFills: Counter<'resource' | 'result'>;
   readonly blobsOnDisk: Gauge;
   readonly blobBytesOnDisk: Gauge;
-  readonly breakerState: Gauge<'upstream'>;
-  readonly breakerTransitions: Counter<'upstream' | 'to'>;
+  readonly breakerState: Gauge<'upstream' | 'host'>;
+  readonly breakerTransitions: Counter<'upstream' | 'host' | 'to'>;
+  readonly policyDecisions: Counter<'rule' | 'action'>;
   readonly metadataStoreErrors: Counter<'store'>;
   readonly redisUp: Gauge;
   readonly storageUsedBytes: Gauge;
@@ -119,21 +121,21 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     upstreamRequests: new Counter({
       name: 'nuget_proxy_upstream_requests_total',
-      help: 'Upstream request attempts by resource type and outcome.',
-      labelNames: ['resource', 'outcome'],
+      help: 'Upstream request attempts by upstream name, resource type and outcome.',
+      labelNames: ['upstream', 'resource', 'outcome'],
       registers,
     }),
     upstreamDuration: new Histogram({
       name: 'nuget_proxy_upstream_request_duration_seconds',
-      help: 'Upstream request attempt duration (until the body is fully received).',
-      labelNames: ['resource'],
+      help: 'Upstream request attempt duration (until the body is fully received), by upstream name and resource type.',
+      labelNames: ['upstream', 'resource'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
     upstreamRetries: new Counter({
       name: 'nuget_proxy_upstream_retries_total',
-      help: 'Upstream request retries by resource type.',
-      labelNames: ['resource'],
+      help: 'Upstream request retries by upstream name and resource type.',
+      labelNames: ['upstream', 'resource'],
       registers,
     }),
     servedBytes: new Counter({
@@ -144,8 +146,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     upstreamBytes: new Counter({
       name: 'nuget_proxy_upstream_bytes_total',
-      help: 'Body bytes received from upstream, by resource type.',
-      labelNames: ['resource'],
+      help: 'Body bytes received from upstream, by upstream name and resource type.',
+      labelNames: ['upstream', 'resource'],
       registers,
     }),
     blobFills: new Counter({
@@ -166,14 +168,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     breakerState: new Gauge({
       name: 'nuget_proxy_upstream_breaker_state',
-      help: 'Circuit breaker per upstream host: 0 closed, 1 open, 2 half-open (probing).',
-      labelNames: ['upstream'],
+      help: 'Circuit breaker per upstream (configured name) and host: 0 closed, 1 open, 2 half-open (probing).',
+      labelNames: ['upstream', 'host'],
       registers,
     }),
     breakerTransitions: new Counter({
       name: 'nuget_proxy_upstream_breaker_transitions_total',
-      help: 'Circuit breaker state changes per upstream host, by new state.',
-      labelNames: ['upstream', 'to'],
+      help: 'Circuit breaker state changes per upstream (configured name) and host, by new state.',
+      labelNames: ['upstream', 'host', 'to'],
+      registers,
+    }),
+    policyDecisions: new Counter({
+      name: 'nuget_proxy_policy_decisions_total',
+      help: 'Package versions the policy hid from a document or refused to download, by rule (deny, allow, min_release_age, vulnerability) and action (hide, refuse).',
+      labelNames: ['rule', 'action'],
       registers,
     }),
     metadataStoreErrors: new Counter({

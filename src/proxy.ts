@@ -1,25 +1,34 @@
-// Builds the proxy's object graph from a configuration: stores, upstream client, breaker and every
+// Builds the proxy's object graph from a configuration: stores; each upstream (a V3 feed or a folder) with
+// its transport, breaker, document cache and layout, and the routing between them; the policy; and every
 // resource. Shared by `serve` and the offline tools (prefetch, export, import) so they fill one cache the
 // same way.
 
 import { createActivity, type Activity } from './activity.ts';
 import { CircuitBreaker } from './breaker.ts';
 import type { Config } from './config.ts';
-import { createFillCoordinator } from './coordination/fill-coordinator.ts';
+import { createExclusiveRunner, createFillCoordinator } from './coordination/fill-coordinator.ts';
+import { FolderUpstream } from './folder-upstream.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import { Policy } from './policy/rules.ts';
 import { RedisConnection } from './redis.ts';
 import { RewritePool } from './rewrite-pool.ts';
 import { DocumentCache } from './resources/documents.ts';
+import { Feeds, type Feed } from './resources/feeds.ts';
 import { FlatContainerResource } from './resources/flat-container.ts';
 import { PackageCatalog } from './resources/catalog.ts';
 import { LocalPackages } from './resources/local-packages.ts';
+import { Mirror } from './resources/mirror.ts';
+import { PolicyGate } from './resources/policy.ts';
+import { RegistrationDocs } from './resources/registration-docs.ts';
 import { RegistrationResource } from './resources/registration.ts';
 import { SearchResource } from './resources/search.ts';
 import { ServiceIndexResource } from './resources/service-index.ts';
 import { SignaturesResource } from './resources/signatures.ts';
+import { FeedIndex, FolderIndex } from './resources/upstream-index.ts';
 import { VulnerabilityResource } from './resources/vulnerability.ts';
-import { singleUpstreamFacts, WebPageResource } from './resources/web-page.ts';
+import { WebPageResource } from './resources/web-page.ts';
+import { feedFacts } from './resources/web-facts.ts';
 import { AccessLog } from './retention/access-log.ts';
 import { Sweeper } from './retention/sweeper.ts';
 import type { BlobStore } from './storage/blob-store.ts';
@@ -36,16 +45,22 @@ export interface Proxy {
   readonly blobs: BlobStore;
   readonly temp: LocalTemp;
   readonly store: MetadataStore;
-  readonly breaker: CircuitBreaker;
-  readonly upstream: UpstreamClient | null;
+  /** The upstreams, each with its transport, breaker, documents and layout, and the routing between them. */
+  readonly feeds: Feeds;
+  /** Reads and writes metadata entries by key, whatever upstream they belong to (tools, prefetch, import). */
   readonly docs: DocumentCache;
   readonly local: LocalPackages;
   readonly serviceIndex: ServiceIndexResource;
   readonly flat: FlatContainerResource;
+  readonly registrationDocs: RegistrationDocs;
   readonly registration: RegistrationResource;
   readonly search: SearchResource;
   readonly vulnerability: VulnerabilityResource;
   readonly signatures: SignaturesResource;
+  /** null: no policy configured. */
+  readonly policy: PolicyGate | null;
+  /** What prefetch fetches for offline use, and the metadata keys that hold it. */
+  readonly mirror: Mirror;
   readonly access: AccessLog;
   readonly retention: Sweeper;
   /** The web page's view of the cache and of this process's recent activity. */
@@ -62,6 +77,7 @@ const ACCESS_FLUSH_MS = 15_000;
 
 const BREAKER_STATE_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 const REDIS_START_WAIT_MS = 1500;
+const RETENTION_SWEEP_LEASE = 'retention-sweep';
 
 export async function createProxy(config: Config, log: Logger, metrics: Metrics): Promise<Proxy> {
   const temp = new LocalTemp(config.cacheDir);
@@ -80,37 +96,56 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     redis,
     metrics,
     log,
-    notFoundRetentionMs: config.notFoundTtlSeconds * 1000,
+    // Upstreams may remember 404s for different times: Redis keeps them for the longest.
+    notFoundRetentionMs: Math.max(config.notFoundTtlSeconds, ...config.upstreams.map((u) => u.notFoundTtlSeconds)) * 1000,
     onPersisted: () => retentionRef?.noteMetadataWritten(),
   });
   const fillCoordinator = createFillCoordinator({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, metrics, log });
+  const exclusive = createExclusiveRunner({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, log });
   // Without Redis there is nothing to report: an absent series, not a 0 that would read as "Redis down".
   if (!redis) metrics.registry.removeSingleMetric('nuget_proxy_redis_up');
-  const breaker = new CircuitBreaker({
-    failureThreshold: config.breakerFailures,
-    backoffMs: config.breakerBackoffMs,
-    maxBackoffMs: config.breakerMaxBackoffMs,
-    onChange: (host, state) => {
-      metrics.breakerState.set({ upstream: host }, BREAKER_STATE_VALUE[state]);
-      metrics.breakerTransitions.inc({ upstream: host, to: state });
-      log.warn({ upstream: host, state }, 'upstream circuit breaker changed state');
-    },
+  const feedList: Feed[] = config.upstreams.map((spec) => {
+    const breaker = new CircuitBreaker({
+      failureThreshold: config.breakerFailures,
+      backoffMs: config.breakerBackoffMs,
+      maxBackoffMs: config.breakerMaxBackoffMs,
+      onChange: (host, state) => {
+        metrics.breakerState.set({ upstream: spec.name, host }, BREAKER_STATE_VALUE[state]);
+        metrics.breakerTransitions.inc({ upstream: spec.name, host, to: state });
+        log.warn({ upstream: spec.name, host, state }, 'upstream circuit breaker changed state');
+      },
+    });
+    let transport: Feed['transport'] = null;
+    if (!config.offline) {
+      transport =
+        spec.kind === 'feed'
+          ? new UpstreamClient({ config: { ...spec, requestDeadlineMs: config.requestDeadlineMs }, metrics, log, breaker })
+          : new FolderUpstream({ name: spec.name, folder: spec.folder, metrics, log });
+      if (spec.kind === 'feed') metrics.breakerState.set({ upstream: spec.name, host: new URL(spec.url).host }, 0);
+    }
+    const docs = new DocumentCache({ store, upstream: transport, breaker, metrics, log, staleWaitMs: config.staleWaitMs });
+    const index =
+      spec.kind === 'feed'
+        ? new FeedIndex({ name: spec.name, url: spec.url, offline: config.offline, serviceIndexTtlSeconds: spec.serviceIndexTtlSeconds, notFoundTtlSeconds: spec.notFoundTtlSeconds, docs })
+        : new FolderIndex(spec.name);
+    return { name: spec.name, spec, transport, breaker, docs, index };
   });
-  const upstream = config.offline ? null : new UpstreamClient({ config, metrics, log, breaker });
-  if (!config.offline) metrics.breakerState.set({ upstream: new URL(config.upstream).host }, 0);
-  const docs = new DocumentCache({ store, upstream, breaker, metrics, log, staleWaitMs: config.staleWaitMs });
+  const feeds = new Feeds(feedList, config.packageSourceMapping);
+  const docs = new DocumentCache({ store, upstream: null, breaker: feeds.first.breaker, metrics, log, staleWaitMs: config.staleWaitMs });
   const rewriter = new RewritePool(metrics, config.rewriteWorkers);
   const local = new LocalPackages(blobs, log);
-  let vulnerability: VulnerabilityResource | null = null;
-  let signatures: SignaturesResource | null = null;
+  const vulnerability = new VulnerabilityResource({ offline: config.offline, feeds, log });
+  const signatures = new SignaturesResource({ offline: config.offline, feeds });
   const serviceIndex = new ServiceIndexResource({
-    config,
-    docs,
-    hasVulnerabilityData: async () => (vulnerability ? vulnerability.hasMirroredData() : false),
-    cachedSignatureVersions: async (versions) => (signatures ? signatures.cachedVersions(versions) : new Set()),
+    offline: config.offline,
+    feeds,
+    hasVulnerabilityData: () => vulnerability.hasMirroredData(),
+    cachedSignatureVersions: (versions) => signatures.cachedVersions(versions),
   });
-  vulnerability = new VulnerabilityResource({ config, docs, index: serviceIndex });
-  signatures = new SignaturesResource({ config, docs, index: serviceIndex });
+  const registrationDocs = new RegistrationDocs({ rewriter, offline: config.offline });
+  const policy = config.policy
+    ? new PolicyGate({ policy: new Policy(config.policy), feeds, registration: registrationDocs, advisories: vulnerability, metrics, log })
+    : null;
   const access = new AccessLog(blobs, log, ACCESS_FLUSH_MS);
   const retention = new Sweeper({
     blobs,
@@ -124,6 +159,8 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     // Offline, metadata cannot be fetched again: it is never pruned.
     ...(config.offline ? {} : { metadata: { unusedMs: config.metadataUnusedDays * 86_400_000, maxEntries: config.maxMetadataEntries } }),
     onEvicted: (lowerId, lowerVersion) => local.noteRemoved(lowerId, lowerVersion),
+    // One sweeper at a time across processes and replicas sharing the store; the others skip their turn.
+    exclusive: (run) => exclusive(RETENTION_SWEEP_LEASE, run),
   });
   retentionRef = retention;
   const activity = createActivity();
@@ -138,13 +175,14 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     },
   };
   const flat = new FlatContainerResource({
-    config, docs, index: serviceIndex, blobs, temp, local, upstream, fillCoordinator, metrics, log, access: touch, retention, fillFailures: activity.failures,
+    config, feeds, blobs, temp, local, policy, fillCoordinator, metrics, log, access: touch, retention, fillFailures: activity.failures,
   });
   const web = new WebPageResource({
-    config, catalog, local, blobs, store, retention, activity, log, facts: singleUpstreamFacts(config, breaker),
+    config, catalog, local, blobs, store, retention, activity, log, facts: feedFacts({ offline: config.offline, feeds, local, policy }),
   });
-  const registration = new RegistrationResource({ config, docs, index: serviceIndex, local, rewriter });
-  const search = new SearchResource({ config, docs, index: serviceIndex, local, rewriter });
+  const registration = new RegistrationResource({ config, feeds, docs: registrationDocs, local, policy });
+  const search = new SearchResource({ config, feeds, local, rewriter, policy });
+  const mirror = new Mirror({ feeds, registration: registrationDocs, vulnerability, signatures });
 
   // Disk gauges: one scan in the background at start, then kept current by fills.
   void local.totals().then(
@@ -169,26 +207,28 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics)
     blobs,
     temp,
     store,
-    breaker,
-    upstream,
+    feeds,
     docs,
     local,
     serviceIndex,
     flat,
+    registrationDocs,
     registration,
     search,
     vulnerability,
     signatures,
+    policy,
+    mirror,
     access,
     retention,
     web,
     activity,
     checkGeneration: () => generation.check(),
     async close() {
-      await Promise.allSettled([flat.drain(), docs.drain()]);
+      await Promise.allSettled([flat.drain(), docs.drain(), ...feeds.all.map((f) => f.docs.drain())]);
       await retention.close();
       await access.close();
-      upstream?.close();
+      feeds.close();
       await rewriter.close();
       await store.close();
       await redis?.close();

@@ -12,7 +12,7 @@ import { rootCertificates } from 'node:tls';
 import got, { RequestError, TimeoutError, type Got, type Agents } from 'got';
 import { HttpsProxyAgent } from 'hpagent';
 import { type CircuitBreaker, parseRetryAfterMs, retryDelayMs } from './breaker.ts';
-import type { Config } from './config.ts';
+import type { Config, UpstreamSettings } from './config.ts';
 import { ProxyError, UpstreamInvalid, UpstreamUnavailable, errorMessage } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics, Resource, UpstreamOutcome } from './metrics.ts';
@@ -36,20 +36,22 @@ const CONNECT_ERRORS = new Set([
   'ERR_SOCKET_CONNECTION_TIMEOUT',
 ]);
 
-export type UpstreamConfig = Pick<
-  Config,
-  | 'upstream'
-  | 'upstreamConnectTimeoutMs'
-  | 'upstreamResponseTimeoutMs'
-  | 'upstreamIdleTimeoutMs'
-  | 'upstreamRetries'
-  | 'upstreamRetryBaseMs'
-  | 'requestDeadlineMs'
-  | 'upstreamUsername'
-  | 'upstreamPassword'
-  | 'upstreamToken'
-  | 'upstreamHeader'
-  | 'upstreamCaFile'
+/**
+ * One upstream feed's settings: its name (the metrics label), service index URL, credentials, egress and
+ * timeouts, and the overall deadline of a client request (--request-deadline-ms, the same for every upstream).
+ */
+export type UpstreamConfig = { readonly name: string; readonly url: string; readonly requestDeadlineMs: number } & Pick<
+  UpstreamSettings,
+  | 'connectTimeoutMs'
+  | 'responseTimeoutMs'
+  | 'idleTimeoutMs'
+  | 'retries'
+  | 'retryBaseMs'
+  | 'username'
+  | 'password'
+  | 'token'
+  | 'header'
+  | 'caFile'
   | 'httpsProxy'
   | 'httpProxy'
   | 'noProxy'
@@ -164,7 +166,19 @@ export interface UpstreamDeps {
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
-export class UpstreamClient {
+/**
+ * How resources reach one upstream: metadata documents and file downloads. A V3 feed over HTTP
+ * (UpstreamClient) and a folder of .nupkg files (FolderUpstream) both answer it.
+ */
+export interface UpstreamTransport {
+  fetchDocument(href: string, options: RequestOptions): Promise<DocumentResult>;
+  /** When a client request starting now must be done with this upstream (shared by equivalent URLs tried in turn). */
+  newDeadline(): number;
+  download(href: string, destPath: string, options: { resource: Resource; maxBytes: number }): Promise<DownloadResult>;
+  close(): void;
+}
+
+export class UpstreamClient implements UpstreamTransport {
   private readonly got: Got;
   private readonly credentialOrigin: string;
   private readonly credentialHeaders: Record<string, string>;
@@ -176,29 +190,29 @@ export class UpstreamClient {
   constructor(private readonly deps: UpstreamDeps) {
     const { config } = deps;
     this.sleep = deps.sleep ?? defaultSleep;
-    this.credentialOrigin = new URL(config.upstream).origin;
+    this.credentialOrigin = new URL(config.url).origin;
     this.credentialHeaders = {};
-    if (config.upstreamUsername !== null && config.upstreamPassword !== null) {
-      const basic = Buffer.from(`${config.upstreamUsername}:${config.upstreamPassword}`).toString('base64');
+    if (config.username !== null && config.password !== null) {
+      const basic = Buffer.from(`${config.username}:${config.password}`).toString('base64');
       this.credentialHeaders['authorization'] = `Basic ${basic}`;
-    } else if (config.upstreamToken !== null) {
-      this.credentialHeaders['authorization'] = `Bearer ${config.upstreamToken}`;
+    } else if (config.token !== null) {
+      this.credentialHeaders['authorization'] = `Bearer ${config.token}`;
     }
-    if (config.upstreamHeader !== null) {
-      const colon = config.upstreamHeader.indexOf(':');
-      this.credentialHeaders[config.upstreamHeader.slice(0, colon).trim().toLowerCase()] = config.upstreamHeader.slice(colon + 1).trim();
+    if (config.header !== null) {
+      const colon = config.header.indexOf(':');
+      this.credentialHeaders[config.header.slice(0, colon).trim().toLowerCase()] = config.header.slice(colon + 1).trim();
     }
-    this.ca = config.upstreamCaFile ? [...rootCertificates, readFileSync(config.upstreamCaFile, 'utf8')] : undefined;
+    this.ca = config.caFile ? [...rootCertificates, readFileSync(config.caFile, 'utf8')] : undefined;
     const agentOptions = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, scheduling: 'lifo' as const };
     this.directAgents = { http: new http.Agent(agentOptions), https: new https.Agent({ ...agentOptions, ca: this.ca }) };
     const credentialKeys = Object.keys(this.credentialHeaders);
     this.got = got.extend({
       timeout: {
-        lookup: config.upstreamConnectTimeoutMs,
-        connect: config.upstreamConnectTimeoutMs,
-        secureConnect: config.upstreamConnectTimeoutMs,
-        response: config.upstreamResponseTimeoutMs,
-        socket: config.upstreamIdleTimeoutMs,
+        lookup: config.connectTimeoutMs,
+        connect: config.connectTimeoutMs,
+        secureConnect: config.connectTimeoutMs,
+        response: config.responseTimeoutMs,
+        socket: config.idleTimeoutMs,
       },
       retry: { limit: 0 },
       throwHttpErrors: false,
@@ -262,8 +276,8 @@ export class UpstreamClient {
 
   private timeoutsWithin(remainingMs: number): PhaseTimeouts {
     const { config } = this.deps;
-    const connect = Math.max(1, Math.min(config.upstreamConnectTimeoutMs, remainingMs));
-    return { lookup: connect, connect, secureConnect: connect, response: Math.max(1, Math.min(config.upstreamResponseTimeoutMs, remainingMs)) };
+    const connect = Math.max(1, Math.min(config.connectTimeoutMs, remainingMs));
+    return { lookup: connect, connect, secureConnect: connect, response: Math.max(1, Math.min(config.responseTimeoutMs, remainingMs)) };
   }
 
   /**
@@ -279,30 +293,30 @@ export class UpstreamClient {
     /** The host answered at least one attempt (any HTTP status, or a body that broke off). */
     let heard = false;
     let outOfTime = false;
-    for (let i = 0; i <= config.upstreamRetries; i++) {
+    for (let i = 0; i <= config.retries; i++) {
       if (Date.now() >= deadlineAt) {
         outOfTime = true;
         break;
       }
       if (i > 0) {
-        const delayMs = retryDelayMs(i, config.upstreamRetryBaseMs, { retryAfterMs: last?.retryAfterMs ?? null });
+        const delayMs = retryDelayMs(i, config.retryBaseMs, { retryAfterMs: last?.retryAfterMs ?? null });
         if (Date.now() + delayMs >= deadlineAt) {
           outOfTime = true;
           break;
         }
-        metrics.upstreamRetries.inc({ resource });
+        metrics.upstreamRetries.inc({ upstream: config.name, resource });
         await this.sleep(delayMs);
       }
       const admission = breaker.admit(host);
       if (!admission.allowed) {
-        metrics.upstreamRequests.inc({ resource, outcome: 'circuit_open' });
+        metrics.upstreamRequests.inc({ upstream: config.name, resource, outcome: 'circuit_open' });
         // This request's own failures opened the breaker: report them (a timeout stays a 504).
         if (last) break;
-        throw new UpstreamUnavailable(503, 'CIRCUIT_OPEN', `upstream ${host} is unreachable (circuit breaker open; next attempt in ${Math.ceil(admission.retryInMs / 1000)} s) and this is not cached`, {
+        throw new UpstreamUnavailable(503, 'CIRCUIT_OPEN', `upstream ${config.name} (${host}) is unreachable (circuit breaker open; next attempt in ${Math.ceil(admission.retryInMs / 1000)} s) and this is not cached`, {
           retryAfterSeconds: admission.retryInMs / 1000,
         });
       }
-      const end = metrics.upstreamDuration.startTimer({ resource });
+      const end = metrics.upstreamDuration.startTimer({ upstream: config.name, resource });
       try {
         const result = await attempt(this.timeoutsWithin(deadlineAt - Date.now()));
         end();
@@ -321,7 +335,7 @@ export class UpstreamClient {
           throw err;
         }
         last = err instanceof AttemptError ? err : this.classify(err, false);
-        metrics.upstreamRequests.inc({ resource, outcome: last.outcome });
+        metrics.upstreamRequests.inc({ upstream: config.name, resource, outcome: last.outcome });
         if (last.unreachable) breaker.recordFailure(host);
         else {
           heard = true;
@@ -339,7 +353,7 @@ export class UpstreamClient {
     const e = last ?? new AttemptError('no time left', 'timeout', 'timeout', false, false);
     if (outOfTime && last && !heard) {
       breaker.trip(host);
-      log.warn({ upstream: host, resource, deadlineMs: config.requestDeadlineMs }, 'upstream did not answer within the request deadline');
+      log.warn({ upstream: config.name, host, resource, deadlineMs: config.requestDeadlineMs }, 'upstream did not answer within the request deadline');
     }
     throw this.finalError(host, e, outOfTime);
   }
@@ -355,18 +369,18 @@ export class UpstreamClient {
     switch (e.failure) {
       case 'timeout': {
         const within = outOfTime ? ` within the request deadline (${config.requestDeadlineMs} ms)` : ' in time';
-        return new UpstreamUnavailable(504, 'UPSTREAM_TIMEOUT', `upstream ${host} did not answer${within} and this is not cached`, { cause: e });
+        return new UpstreamUnavailable(504, 'UPSTREAM_TIMEOUT', `upstream ${config.name} (${host}) did not answer${within} and this is not cached`, { cause: e });
       }
       case 'status': {
         const why = e.status === 401 || e.status === 403 ? ' (check the upstream credentials)' : '';
-        return new UpstreamUnavailable(502, 'UPSTREAM_STATUS', `upstream ${host} answered HTTP ${e.status}${why} and this is not cached`, { cause: e });
+        return new UpstreamUnavailable(502, 'UPSTREAM_STATUS', `upstream ${config.name} (${host}) answered HTTP ${e.status}${why} and this is not cached`, { cause: e });
       }
       case 'truncated':
-        return new UpstreamUnavailable(502, 'UPSTREAM_TRUNCATED', `upstream ${host} broke off its answer (${e.message}) and this is not cached`, { cause: e });
+        return new UpstreamUnavailable(502, 'UPSTREAM_TRUNCATED', `upstream ${config.name} (${host}) broke off its answer (${e.message}) and this is not cached`, { cause: e });
       case 'invalid':
-        return new UpstreamUnavailable(502, 'UPSTREAM_INVALID', `upstream ${host} sent a body that fails its check (${e.message}) and this is not cached`, { cause: e });
+        return new UpstreamUnavailable(502, 'UPSTREAM_INVALID', `upstream ${config.name} (${host}) sent a body that fails its check (${e.message}) and this is not cached`, { cause: e });
       case 'connect':
-        return new UpstreamUnavailable(502, 'UPSTREAM_UNREACHABLE', `upstream ${host} is unreachable (${e.message}) and this is not cached`, { cause: e });
+        return new UpstreamUnavailable(502, 'UPSTREAM_UNREACHABLE', `upstream ${config.name} (${host}) is unreachable (${e.message}) and this is not cached`, { cause: e });
     }
   }
 
@@ -404,16 +418,16 @@ export class UpstreamClient {
         answered = true;
         const status = res.statusCode;
         if (status === 304) {
-          metrics.upstreamRequests.inc({ resource: options.resource, outcome: 'not_modified' });
+          metrics.upstreamRequests.inc({ upstream: this.deps.config.name, resource: options.resource, outcome: 'not_modified' });
           return { kind: 'not_modified' } as const;
         }
         if (status === 404 || status === 410) {
-          metrics.upstreamRequests.inc({ resource: options.resource, outcome: 'not_found' });
+          metrics.upstreamRequests.inc({ upstream: this.deps.config.name, resource: options.resource, outcome: 'not_found' });
           return { kind: 'not_found' } as const;
         }
         if (status < 200 || status >= 300) throw this.statusError(status, header(res.headers['retry-after']));
-        metrics.upstreamRequests.inc({ resource: options.resource, outcome: 'ok' });
-        metrics.upstreamBytes.inc({ resource: options.resource }, res.rawBody.length);
+        metrics.upstreamRequests.inc({ upstream: this.deps.config.name, resource: options.resource, outcome: 'ok' });
+        metrics.upstreamBytes.inc({ upstream: this.deps.config.name, resource: options.resource }, res.rawBody.length);
         return {
           kind: 'ok',
           body: res.rawBody,
@@ -452,7 +466,7 @@ export class UpstreamClient {
       });
       if (response.status === 404 || response.status === 410) {
         stream.destroy();
-        metrics.upstreamRequests.inc({ resource: options.resource, outcome: 'not_found' });
+        metrics.upstreamRequests.inc({ upstream: this.deps.config.name, resource: options.resource, outcome: 'not_found' });
         return { kind: 'not_found' } as const;
       }
       if (response.status < 200 || response.status >= 300) {
@@ -494,7 +508,7 @@ export class UpstreamClient {
         }
         throw this.classify(err, answered);
       }
-      metrics.upstreamBytes.inc({ resource: options.resource }, bytes);
+      metrics.upstreamBytes.inc({ upstream: this.deps.config.name, resource: options.resource }, bytes);
       if (declared !== null && Number.isFinite(declared) && declared !== bytes) {
         throw new AttemptError(`upstream body was truncated (${bytes} of ${declared} bytes)`, 'network_error', 'truncated', true, false);
       }
@@ -503,7 +517,7 @@ export class UpstreamClient {
       if (expected && expected !== sha512) {
         throw new AttemptError('upstream body does not match its x-ms-meta-sha512 header', 'invalid', 'invalid', true, false);
       }
-      metrics.upstreamRequests.inc({ resource: options.resource, outcome: 'ok' });
+      metrics.upstreamRequests.inc({ upstream: this.deps.config.name, resource: options.resource, outcome: 'ok' });
       return { kind: 'ok', bytes, sha512, contentType: header(response.headers['content-type']) ?? null } as const;
     });
   }

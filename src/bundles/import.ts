@@ -33,6 +33,7 @@ import {
   type BundleEntry,
 } from './bundle-format.ts';
 import { TarError, TarReader } from './tar.ts';
+import { forEachLimited } from '../concurrency.ts';
 
 const CHUNK_BYTES = 1024 * 1024;
 const MAX_CONTROL_BYTES = 512 * 1024 * 1024;
@@ -183,16 +184,6 @@ async function holdsSamePackage(blobs: BlobStore, e: PackageEntry, held: BlobSta
   return (await hashStored(blobs, e.key)) === bundled.sha512;
 }
 
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 interface MergeCounts {
   packagesAdded: number;

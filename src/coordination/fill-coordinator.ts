@@ -169,3 +169,36 @@ export function createFillCoordinator(options: FillCoordinatorOptions): FillCoor
   const files = new LeasedFills(new FileLeases(cacheDir, options.leaseMs), uncoordinated, timing);
   return redis ? new LeasedFills(new RedisLeases(redis, options.leaseMs), files, timing) : files;
 }
+
+/**
+ * Runs periodic work that one process at a time should do (a retention sweep): under the same leases as
+ * fills — Redis over lock files, as configured — but a busy lease means "another process is at it", so the
+ * work is skipped (null) instead of waited for. The lease is renewed while the work runs.
+ */
+export function createExclusiveRunner(options: Pick<FillCoordinatorOptions, 'cacheDir' | 'redis' | 'leaseMs' | 'log'>): <T>(key: string, work: () => Promise<T>) => Promise<T | null> {
+  const backends: LeaseBackend[] = [
+    ...(options.redis ? [new RedisLeases(options.redis, options.leaseMs)] : []),
+    new FileLeases(options.cacheDir, options.leaseMs),
+  ];
+  return async (key, work) => {
+    for (const backend of backends) {
+      let attempt;
+      try {
+        attempt = await backend.tryAcquire(key, null);
+      } catch (err) {
+        options.log.debug({ key, backend: backend.name, err: String(err) }, 'lease backend unavailable; trying the next');
+        continue;
+      }
+      if (attempt.kind === 'busy') return null;
+      const lease = attempt.lease;
+      const timer = setInterval(() => void lease.renew().catch(() => undefined), options.leaseMs / 3);
+      try {
+        return await work();
+      } finally {
+        clearInterval(timer);
+        await lease.release().catch(() => undefined);
+      }
+    }
+    return work();
+  };
+}

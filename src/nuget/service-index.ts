@@ -231,6 +231,27 @@ const CLIENT_ALIASES: Partial<Record<Family, readonly string[]>> = {
   readme: ['ReadmeUriTemplate/6.13.0'],
 };
 
+/**
+ * The resources the proxy serves as one feed in front of several upstreams: flat container, the three
+ * registration hives (SemVer 2; SemVer 1 gzipped; SemVer 1), search, autocomplete, README, vulnerabilities.
+ * Link templates (details, report abuse, owners) and repository signatures are left out: they would name
+ * one upstream for every package (a nuget.org signature list makes clients refuse other upstreams' packages).
+ */
+export function multiUpstreamResources(): IndexResource[] {
+  const r: IndexResource[] = [];
+  const registration: Array<[string, readonly string[]]> = [
+    ['proxy:registration/semver2/', ['RegistrationsBaseUrl/Versioned', 'RegistrationsBaseUrl/3.6.0']],
+    ['proxy:registration/gz-semver1/', ['RegistrationsBaseUrl/3.4.0']],
+    ['proxy:registration/semver1/', ['RegistrationsBaseUrl', 'RegistrationsBaseUrl/3.0.0-rc', 'RegistrationsBaseUrl/3.0.0-beta']],
+  ];
+  for (const [family, types] of Object.entries(CLIENT_ALIASES) as Array<[Family, readonly string[]]>) {
+    if (family === 'registration') continue;
+    for (const t of types) r.push({ '@id': `proxy:${family}`, '@type': t });
+  }
+  for (const [id, types] of registration) for (const t of types) r.push({ '@id': id, '@type': t });
+  return r;
+}
+
 /** The resources the proxy serves when it has no upstream index at all (offline with an empty cache). */
 export function offlineResources(): IndexResource[] {
   const r: IndexResource[] = [];

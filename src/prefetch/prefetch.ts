@@ -9,14 +9,10 @@ import { NotFound, errorMessage } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
 import { parseVersion, toLowerId, toLowerVersion, type NuGetVersion } from '../nuget/identity.ts';
-import { registrationRelativePath } from '../nuget/paths.ts';
 import { ALL_VERSIONS, findBestMatch, parseRange } from '../nuget/version-range.ts';
 import { createProxy, type Proxy } from '../proxy.ts';
-import { separatePagesOf } from '../resources/registration.ts';
-import { SERVICE_INDEX_KEY, type Layout } from '../resources/service-index.ts';
-import { registrationKey, signaturesKey, versionsKey, vulnerabilityPageKey } from '../resources/keys.ts';
+import type { MirrorResult } from '../resources/mirror.ts';
 import type { RequestContext } from '../resources/types.ts';
-import { VULNERABILITY_INDEX_KEY } from '../resources/vulnerability.ts';
 import { createBlobStore } from '../storage/create.ts';
 import { bumpGeneration } from '../storage/generation.ts';
 import { pinPackage } from '../storage/pins.ts';
@@ -122,7 +118,6 @@ class PrefetchRun {
 
   constructor(
     private readonly proxy: Proxy,
-    private readonly layout: Layout,
     private readonly progress: Progress,
     private readonly log: Logger,
     concurrency: number,
@@ -192,8 +187,6 @@ class PrefetchRun {
         const parsed = typeof v === 'string' ? parseVersion(v) : null;
         if (parsed) versions.push({ lowerVersion: toLowerVersion(parsed), version: parsed });
       }
-      // Served from the packages on disk (upstream unavailable) leaves nothing stored to select.
-      if ((await this.proxy.docs.peek(versionsKey(lowerId)))?.status === 200) this.keys.add(versionsKey(lowerId));
       this.spawn(`registration of ${lowerId}`, () => this.registrations(lowerId));
       return { ok: true, versions };
     } catch (err) {
@@ -262,81 +255,29 @@ class PrefetchRun {
     }
   }
 
-  /** The registration index of `lowerId` in every hive upstream lists, with its separate pages. */
+  private record(r: MirrorResult): void {
+    for (const k of r.keys) this.keys.add(k);
+    for (const w of r.warnings) this.warn(w);
+    for (const f of r.failures) this.fail(f.subject, f.reason);
+  }
+
+  /**
+   * The id's stored version lists and its registration on every upstream it routes to (each hive, with
+   * separate pages) — what offline version lists, registration and the policy's publish dates read.
+   */
   private async registrations(lowerId: string): Promise<void> {
-    for (const hive of this.layout.hives.keys()) {
-      const indexSegments = [lowerId, 'index.json'];
-      try {
-        const reply = await this.limiter.run(() => this.proxy.registration.serve(hive, indexSegments, this.rc));
-        for (const w of reply.warnings ?? []) this.warn(w);
-      } catch (err) {
-        // SemVer 1 hives omit packages that only have SemVer 2 versions: a 404 there is expected.
-        if (err instanceof NotFound) continue;
-        this.fail(`registration ${hive}/${lowerId}`, err);
-        continue;
-      }
-      const indexKey = registrationKey(hive, `${lowerId}/index.json`);
-      const entry = await this.proxy.docs.peek(indexKey);
-      if (entry?.status !== 200) continue;
-      this.keys.add(indexKey);
-      // The index fill already fetched its separate pages; serving each (a cache hit then) records it.
-      for (const page of separatePagesOf(hive, entry.extra?.['separatePages'])) {
-        const rel = registrationRelativePath(page);
-        try {
-          const reply = await this.limiter.run(() => this.proxy.registration.serve(hive, rel.split('/'), this.rc));
-          for (const w of reply.warnings ?? []) this.warn(w);
-          const pageKey = registrationKey(hive, rel);
-          if ((await this.proxy.docs.peek(pageKey))?.status === 200) this.keys.add(pageKey);
-        } catch (err) {
-          this.fail(`registration page ${hive}/${rel}`, err);
-        }
-      }
-    }
+    this.record(await this.limiter.run(() => this.proxy.mirror.id(lowerId)));
   }
 
-  /** The vulnerability index and every page (NuGetAudit offline). */
-  async vulnerabilities(): Promise<void> {
-    if (!this.layout.vulnerability) {
-      this.warn('upstream has no vulnerability data (VulnerabilityInfo); audit offline will have none');
-      return;
-    }
-    const reply = await this.proxy.vulnerability.serveIndex();
-    for (const w of reply.warnings ?? []) this.warn(w);
-    const entry = await this.proxy.docs.peek(VULNERABILITY_INDEX_KEY);
-    if (entry?.status !== 200) throw new Error('vulnerability index was not stored');
-    this.keys.add(VULNERABILITY_INDEX_KEY);
-    const pages: unknown = JSON.parse(entry.body);
-    for (const item of Array.isArray(pages) ? (pages as unknown[]) : []) {
-      const o = item as Record<string, unknown> | null;
-      const name = o?.['@name'];
-      const token = typeof o?.['@id'] === 'string' ? /\/([0-9a-f]{16})\.json$/.exec(o['@id'])?.[1] : undefined;
-      if (typeof name !== 'string' || !token) continue;
-      try {
-        const page = await this.limiter.run(() => this.proxy.vulnerability.servePage(name, token));
-        for (const w of page.warnings ?? []) this.warn(w);
-        if ((await this.proxy.docs.peek(vulnerabilityPageKey(token)))?.status === 200) this.keys.add(vulnerabilityPageKey(token));
-      } catch (err) {
-        this.fail(`vulnerability page ${name}`, err);
-      }
-    }
-  }
-
-  /** Every RepositorySignatures version upstream lists (served to https clients, also offline). */
-  async signatures(): Promise<void> {
-    for (const version of this.layout.signatures.keys()) {
-      try {
-        const reply = await this.limiter.run(() => this.proxy.signatures.serve(version, { ...this.rc, https: true }));
-        for (const w of reply.warnings ?? []) this.warn(w);
-        if ((await this.proxy.docs.peek(signaturesKey(version)))?.status === 200) this.keys.add(signaturesKey(version));
-      } catch (err) {
-        this.fail(`repository signatures ${version}`, err);
-      }
-    }
+  /** Each upstream's service index, vulnerability index and pages (NuGetAudit offline), signatures. */
+  async feeds(): Promise<void> {
+    const r = await this.proxy.mirror.feeds(this.rc);
+    this.record(r);
+    if (!r.keys.some((k) => /(^|:)vuln:index$/.test(k))) this.warn('no upstream has vulnerability data (VulnerabilityInfo); audit offline will have none');
   }
 
   start(requests: readonly PackageRequest[]): void {
-    this.spawn('vulnerability data', () => this.vulnerabilities());
-    this.spawn('repository signatures', () => this.signatures());
+    this.spawn('service indexes, vulnerability data and signatures', () => this.feeds());
     for (const r of requests) this.want({ lowerId: r.lowerId, spec: r.spec, origin: { kind: 'input', source: r.source } });
   }
 }
@@ -354,15 +295,20 @@ export async function prefetchRequests(config: Config, collected: CollectedInput
   const proxy = await createProxy({ ...config, staleWaitMs: PREFETCH_STALE_WAIT_MS }, log, deps.metrics ?? createMetrics({ defaultMetrics: false }));
   let run: PrefetchRun | null = null;
   try {
-    const layout = await proxy.serviceIndex.requireLayout().catch((err: unknown) => {
-      failures.push({ subject: `upstream ${config.upstream}`, reason: `cannot read the service index: ${errorMessage(err)}` });
-      progress.note(`failed: cannot read the upstream service index: ${errorMessage(err)}`);
-      return null;
-    });
-    if (layout && !layout.flat) failures.push({ subject: `upstream ${config.upstream}`, reason: 'the service index has no PackageBaseAddress resource' });
-    if (layout?.flat) {
-      run = new PrefetchRun(proxy, layout, progress, log, config.concurrency, config.pin);
-      run.keys.add(SERVICE_INDEX_KEY);
+    // Every upstream's service index first: one that cannot be read is a failure, the others still serve.
+    let usable = 0;
+    for (const feed of proxy.feeds.all) {
+      const where = feed.spec.kind === 'feed' ? feed.spec.url : feed.spec.folder;
+      const layout = await feed.index.requireLayout().catch((err: unknown) => {
+        failures.push({ subject: `upstream ${feed.name} (${where})`, reason: `cannot read the service index: ${errorMessage(err)}` });
+        progress.note(`failed: cannot read the service index of upstream ${feed.name}: ${errorMessage(err)}`);
+        return null;
+      });
+      if (layout && !layout.flat) failures.push({ subject: `upstream ${feed.name} (${where})`, reason: 'the service index has no PackageBaseAddress resource' });
+      else if (layout) usable++;
+    }
+    if (usable > 0) {
+      run = new PrefetchRun(proxy, progress, log, config.concurrency, config.pin);
       run.start(collected.requests);
       await run.idle();
     }

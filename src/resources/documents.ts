@@ -8,7 +8,16 @@ import { SingleFlight } from '../cache/single-flight.ts';
 import { ProxyError, UpstreamInvalid, errorMessage } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { CacheResult, Metrics, Resource } from '../metrics.ts';
-import type { UpstreamClient } from '../upstream.ts';
+import type { UpstreamTransport } from '../upstream.ts';
+
+/** What X-Cache says of an answer made of several upstreams' documents: the least "cached" part decides. */
+const CACHE_RANK: Record<CacheResult, number> = { hit: 0, negative: 0, coalesced: 1, miss: 2, stale: 3, local: 4 };
+
+export function combinedCacheResult(parts: Iterable<CacheResult>): CacheResult {
+  let out: CacheResult = 'hit';
+  for (const p of parts) if (CACHE_RANK[p] > CACHE_RANK[out]) out = p;
+  return out;
+}
 
 export interface DocumentSpec {
   readonly key: string;
@@ -42,7 +51,7 @@ export interface DocumentResult {
 
 export interface DocumentDeps {
   readonly store: MetadataStore;
-  readonly upstream: UpstreamClient | null;
+  readonly upstream: UpstreamTransport | null;
   readonly breaker: CircuitBreaker;
   readonly metrics: Metrics;
   readonly log: Logger;

@@ -14,32 +14,34 @@ import { CacheUnavailable, NotFound, ProxyError, UpstreamInvalid, UpstreamUnavai
 import type { Reply } from '../http.ts';
 import type { Logger } from '../logger.ts';
 import type { CacheResult, Metrics, Resource } from '../metrics.ts';
-import { normalizeLowerVersion, toLowerId, toLowerVersion, sortVersionStrings } from '../nuget/identity.ts';
+import { normalizeLowerVersion, parseVersion, toLowerId, toLowerVersion, sortVersionStrings } from '../nuget/identity.ts';
+import { firstListing } from '../nuget/merge.ts';
 import { parseNuspec } from '../nuget/nuspec.ts';
 import type { FlatFile, FlatFileRequest } from '../nuget/paths.ts';
 import { NupkgError, readNupkgFile, readNupkgManifest, type ZipSource } from '../nupkg.ts';
 import { asStorageError, readBlob, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
-import { packageKey } from '../storage/layout.ts';
+import { packageKey, packageKeys } from '../storage/layout.ts';
 import type { LocalTemp } from '../storage/local-temp.ts';
-import type { UpstreamClient } from '../upstream.ts';
-import type { DocumentCache } from './documents.ts';
+import type { UpstreamTransport } from '../upstream.ts';
+import { combinedCacheResult } from './documents.ts';
+import type { Feed, Feeds } from './feeds.ts';
 import { fileNotFoundKey, versionsKey } from './keys.ts';
-import type { LocalPackages } from './local-packages.ts';
+import type { HeldVersion, LocalPackages } from './local-packages.ts';
+import type { PolicyGate } from './policy.ts';
 import type { AccessLog } from '../retention/access-log.ts';
 import type { Sweeper } from '../retention/sweeper.ts';
-import type { ServiceIndexResource } from './service-index.ts';
 import type { RequestContext } from './types.ts';
 
 const RESOURCE_OF: Record<FlatFile, Resource> = { nupkg: 'nupkg', nuspec: 'nuspec', icon: 'icon', readme: 'readme' };
 
 export interface FlatContainerDeps {
-  readonly config: Pick<Config, 'offline' | 'versionsTtlSeconds' | 'notFoundTtlSeconds' | 'maxPackageMb'>;
-  readonly docs: DocumentCache;
-  readonly index: ServiceIndexResource;
+  readonly config: Pick<Config, 'offline' | 'maxPackageMb'>;
+  readonly feeds: Feeds;
   readonly blobs: BlobStore;
   readonly temp: LocalTemp;
   readonly local: LocalPackages;
-  readonly upstream: UpstreamClient | null;
+  /** null: no policy configured. */
+  readonly policy: PolicyGate | null;
   readonly fillCoordinator: FillCoordinator;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -89,65 +91,213 @@ export class FlatContainerResource {
 
   constructor(private readonly deps: FlatContainerDeps) {}
 
-  private async flatBase(): Promise<string> {
-    const layout = await this.deps.index.requireLayout();
-    if (!layout.flat) throw new UpstreamUnavailable(502, 'UPSTREAM_NO_FLAT', 'upstream has no PackageBaseAddress resource');
+  private async flatBase(feed: Feed): Promise<string> {
+    const layout = await feed.index.requireLayout();
+    if (!layout.flat) throw new UpstreamUnavailable(502, 'UPSTREAM_NO_FLAT', `upstream ${feed.name} has no PackageBaseAddress resource`);
     return layout.flat;
   }
 
-  /** `{id}/index.json`. */
-  async versions(lowerId: string, rc: RequestContext): Promise<Reply> {
-    const { config, docs, local } = this.deps;
-    const localReply = async (warning?: string): Promise<Reply | null> => {
-      const held = await local.heldVersions(lowerId);
-      if (held.length === 0) return null;
-      this.deps.metrics.cacheLookups.inc({ resource: 'versions', result: 'local' });
-      return {
-        status: 200,
-        resource: 'versions',
-        cache: 'local',
-        body: { kind: 'json', stored: versionsDocument(held.map((h) => h.lowerVersion)) },
-        ...(warning ? { warnings: [warning] } : {}),
-      };
+  /** One feed's version list document (cached, revalidated); throws UpstreamUnavailable when it cannot be had. */
+  private feedVersions(feed: Feed, lowerId: string) {
+    const { spec } = feed;
+    return feed.docs.get({
+      key: versionsKey(feed.name, lowerId),
+      resource: 'versions',
+      freshMs: spec.versionsTtlSeconds * 1000,
+      notFoundFreshMs: spec.notFoundTtlSeconds * 1000,
+      upstreamUrl: async () => `${await this.flatBase(feed)}${encodeURIComponent(lowerId)}/index.json`,
+      transform: async (body) => {
+        const doc: unknown = JSON.parse(body.toString('utf8'));
+        const versions = (doc as { versions?: unknown } | null)?.versions;
+        if (!Array.isArray(versions) || !versions.every((v) => typeof v === 'string')) throw new Error('no versions array');
+        return versionsDocument(versions as string[]);
+      },
+    });
+  }
+
+  /** The versions of a stored versions document. */
+  private static listed(stored: string): string[] {
+    const versions = (JSON.parse(stored) as { versions?: unknown }).versions;
+    return Array.isArray(versions) ? versions.filter((v): v is string => typeof v === 'string') : [];
+  }
+
+  /** Held versions `lowerId` may be served from now (their source is a feed it routes to). */
+  private held(lowerId: string, from?: readonly Feed[]): Promise<HeldVersion[]> {
+    const { feeds, local } = this.deps;
+    if (feeds.single) return feeds.route(lowerId).length > 0 ? local.heldVersions(lowerId) : Promise.resolve([]);
+    const names = from ? new Set(from.map((f) => f.name)) : null;
+    return local.heldVersionsFrom(lowerId, (source) => feeds.mayServe(lowerId, source) && (names === null || (source !== null && names.has(source))));
+  }
+
+  private versionsReply(versions: Iterable<string>, cache: CacheResult, warnings: readonly string[]): Reply {
+    return {
+      status: 200,
+      resource: 'versions',
+      cache,
+      body: { kind: 'json', stored: versionsDocument(versions) },
+      ...(warnings.length > 0 ? { warnings } : {}),
     };
+  }
+
+  /** `{id}/index.json`: the union of the versions of every upstream the id routes to, less what policy hides. */
+  async versions(lowerId: string, rc: RequestContext): Promise<Reply> {
+    const { config, policy, metrics } = this.deps;
+    const route = this.deps.feeds.requireRoute(lowerId);
     if (config.offline) {
       // Offline, only versions the proxy can deliver are listed, so floating ranges resolve to one it has.
-      const r = await localReply();
-      if (!r) throw new NotFound(`package '${lowerId}' is not in this offline cache`);
-      return r;
+      const held = await this.held(lowerId);
+      if (held.length === 0) throw new NotFound(`package '${lowerId}' is not in this offline cache`);
+      metrics.cacheLookups.inc({ resource: 'versions', result: 'local' });
+      const shown = policy ? await policy.visibleVersions(lowerId, held.map((h) => ({ lowerVersion: h.lowerVersion, version: h.version, feed: null })), rc) : null;
+      return this.versionsReply(shown ? shown.versions : held.map((h) => h.lowerVersion), 'local', shown?.warnings ?? []);
     }
+    const only = route.length === 1 ? route[0] : undefined;
+    if (only && !policy) return this.singleFeedVersions(only, lowerId, rc);
+
+    // Several upstreams (or a policy): ask every routed upstream; the first that lists a version serves it.
+    const results = await Promise.all(
+      route.map(async (feed) => {
+        try {
+          const r = await this.feedVersions(feed, lowerId);
+          return { feed, r, error: null };
+        } catch (err) {
+          if (!(err instanceof UpstreamUnavailable)) throw err;
+          return { feed, r: null, error: err };
+        }
+      }),
+    );
+    const lists: Array<{ source: Feed | null; versions: string[] }> = [];
+    const warnings: string[] = [];
+    let cache: CacheResult = 'hit';
+    for (const { feed, r, error } of results) {
+      if (r) {
+        if (r.warning) warnings.push(r.warning);
+        cache = combinedCacheResult([cache, r.cache]);
+        if (r.entry.status === 200) lists.push({ source: feed, versions: FlatContainerResource.listed(r.entry.body) });
+      } else if (error) {
+        // Upstream gone and no list cached: the versions held from it are better than nothing.
+        const held = await this.held(lowerId, [feed]);
+        if (held.length === 0) continue;
+        cache = 'local';
+        warnings.push(`nuget-proxy: upstream ${feed.name} unavailable (${error.message}); listing only the versions this proxy holds from it`);
+        rc.log.info({ lowerId, upstream: feed.name }, 'served held versions while upstream is unavailable');
+        lists.push({ source: null, versions: held.map((h) => h.lowerVersion) });
+      }
+    }
+    if (lists.length === 0) {
+      const failed = results.find((x) => x.error)?.error;
+      if (failed) throw failed;
+      throw new NotFound(`package '${lowerId}' was not found upstream`);
+    }
+    const owner = firstListing(lists);
+    let versions = [...owner.keys()];
+    if (policy) {
+      const shown = await policy.visibleVersions(
+        lowerId,
+        [...owner.entries()].flatMap(([lowerVersion, feed]) => {
+          const version = parseVersion(lowerVersion);
+          return version ? [{ lowerVersion, version, feed }] : [];
+        }),
+        rc,
+      );
+      versions = shown.versions;
+      warnings.push(...shown.warnings);
+    }
+    return this.versionsReply(versions, cache, warnings);
+  }
+
+  /** One upstream and no policy: its document as cached, rendered once (the common, hot case). */
+  private async singleFeedVersions(feed: Feed, lowerId: string, rc: RequestContext): Promise<Reply> {
     try {
-      const result = await docs.get({
-        key: versionsKey(lowerId),
-        resource: 'versions',
-        freshMs: config.versionsTtlSeconds * 1000,
-        notFoundFreshMs: config.notFoundTtlSeconds * 1000,
-        upstreamUrl: async () => `${await this.flatBase()}${encodeURIComponent(lowerId)}/index.json`,
-        transform: async (body) => {
-          const doc: unknown = JSON.parse(body.toString('utf8'));
-          const versions = (doc as { versions?: unknown } | null)?.versions;
-          if (!Array.isArray(versions) || !versions.every((v) => typeof v === 'string')) throw new Error('no versions array');
-          return versionsDocument(versions as string[]);
-        },
-      });
+      const result = await this.feedVersions(feed, lowerId);
       if (result.entry.status === 404) throw new NotFound(`package '${lowerId}' was not found upstream`);
       return {
         status: 200,
         resource: 'versions',
         cache: result.cache,
-        body: { kind: 'json', stored: result.entry.body, renderKey: `${versionsKey(lowerId)}:${result.entry.fetchedAt}` },
+        body: { kind: 'json', stored: result.entry.body, renderKey: `${versionsKey(feed.name, lowerId)}:${result.entry.fetchedAt}` },
         ...(result.warning ? { warnings: [result.warning] } : {}),
       };
     } catch (err) {
       if (!(err instanceof UpstreamUnavailable)) throw err;
       // Upstream gone and no list cached: the versions on disk are better than failing outright.
-      const r = await localReply(`nuget-proxy: upstream unavailable (${err.message}); listing only the versions this proxy holds`);
-      if (r) {
-        rc.log.info({ lowerId }, 'served held versions while upstream is unavailable');
-        return r;
-      }
-      throw err;
+      const held = await this.held(lowerId);
+      if (held.length === 0) throw err;
+      rc.log.info({ lowerId }, 'served held versions while upstream is unavailable');
+      this.deps.metrics.cacheLookups.inc({ resource: 'versions', result: 'local' });
+      return this.versionsReply(held.map((h) => h.lowerVersion), 'local', [
+        `nuget-proxy: upstream unavailable (${err.message}); listing only the versions this proxy holds`,
+      ]);
     }
+  }
+
+  /**
+   * The feed a version comes from: the first routed upstream whose version list has it. An upstream that
+   * cannot answer is skipped; when none lists it, a 404 — or that upstream's error, when one could not say.
+   */
+  private async sourceFeed(lowerId: string, lowerVersion: string): Promise<Feed> {
+    const route = this.deps.feeds.requireRoute(lowerId);
+    if (route.length === 1) return route[0] as Feed;
+    // Every routed upstream's list at once (usually cached: the client has just read the merged list), so
+    // a black-holed upstream costs the client one request deadline, not one per upstream before it.
+    const lists = await Promise.all(
+      route.map(async (feed) => {
+        try {
+          return { feed, r: await this.feedVersions(feed, lowerId), error: null };
+        } catch (err) {
+          if (!(err instanceof UpstreamUnavailable)) throw err;
+          return { feed, r: null, error: err };
+        }
+      }),
+    );
+    let failure: UpstreamUnavailable | null = null;
+    for (const { feed, r, error } of lists) {
+      if (r?.entry.status === 200 && FlatContainerResource.listed(r.entry.body).includes(lowerVersion)) return feed;
+      failure ??= error;
+    }
+    if (failure) throw failure;
+    throw new NotFound(`${lowerId} ${lowerVersion} is on none of the upstreams '${lowerId}' routes to (${route.map((f) => f.name).join(', ')})`);
+  }
+
+  /** The feed a servable cached .nupkg came from: its other files come from there too. */
+  private async heldSource(lowerId: string, lowerVersion: string): Promise<Feed | null> {
+    const { feeds, blobs, local } = this.deps;
+    if (!(await blobs.stat(packageKey(lowerId, lowerVersion, 'nupkg')))) return null;
+    const source = await local.source(lowerId, lowerVersion);
+    if (!feeds.mayServe(lowerId, source)) return null;
+    return feeds.single ? (feeds.route(lowerId)[0] ?? null) : (feeds.route(lowerId).find((f) => f.name === source) ?? null);
+  }
+
+  /** Whether the cached files of a version may be served for its id now (see PackageFile 'source'). */
+  private async servable(lowerId: string, lowerVersion: string): Promise<boolean> {
+    const { feeds, local } = this.deps;
+    // One upstream: every held copy is its own (no marker read on the hit path).
+    if (feeds.single) return feeds.mayServe(lowerId, null);
+    return feeds.mayServe(lowerId, await local.source(lowerId, lowerVersion));
+  }
+
+  /**
+   * Marks a version's files as coming from `feed` before a fill writes any. Files cached from another
+   * upstream (or unmarked, with several upstreams) are removed first: they must never be served as this
+   * upstream's. The .nupkg goes first, so readers stop seeing the version before the rest disappears.
+   */
+  private async claim(lowerId: string, lowerVersion: string, feed: Feed): Promise<void> {
+    const { blobs, local, feeds, log } = this.deps;
+    const markerKey = packageKey(lowerId, lowerVersion, 'source');
+    const current = (await readBlob(blobs, markerKey, 1024))?.toString('utf8').trim() ?? '';
+    if (current === feed.name) return;
+    if (!feeds.single) {
+      const stale = [...packageKeys(lowerId, lowerVersion)].reverse().filter((k) => k !== packageKey(lowerId, lowerVersion, 'pinned'));
+      let removed = 0;
+      for (const k of stale) if (await blobs.delete(k)) removed++;
+      if (removed > 0) {
+        local.noteRemoved(lowerId, lowerVersion);
+        this.etags.delete(`${lowerId}/${lowerVersion}`);
+        log.warn({ lowerId, lowerVersion, from: current || null, to: feed.name }, 'replacing a cached package version that came from another upstream');
+      }
+    }
+    await writeBlob(blobs, markerKey, feed.name);
+    local.noteSource(lowerId, lowerVersion, feed.name);
   }
 
   /** `{id}/{version}/{file}` for GET and HEAD. */
@@ -155,12 +305,15 @@ export class FlatContainerResource {
     const { lowerId, lowerVersion, file } = req;
     const resource = RESOURCE_OF[file];
     const key = packageKey(lowerId, lowerVersion, file);
+    this.deps.feeds.requireRoute(lowerId);
+    if (file === 'nupkg' && this.deps.policy) await this.deps.policy.checkDownload(lowerId, lowerVersion);
     let cache: CacheResult = 'hit';
     let stat = await this.deps.blobs.stat(key);
+    if (stat && !(await this.servable(lowerId, lowerVersion))) stat = null;
     if (!stat) {
       cache = await this.ensure(req);
       stat = await this.deps.blobs.stat(key);
-      if (!stat) throw new NotFound(`${file} of ${lowerId} ${lowerVersion} is not available`);
+      if (!stat || !(await this.servable(lowerId, lowerVersion))) throw new NotFound(`${file} of ${lowerId} ${lowerVersion} is not available`);
     } else {
       this.deps.metrics.cacheLookups.inc({ resource, result: 'hit' });
     }
@@ -208,7 +361,8 @@ export class FlatContainerResource {
     const key = packageKey(lowerId, lowerVersion, file);
     const job = {
       fill: () => this.fill(req),
-      done: async () => (await this.deps.blobs.stat(key)) !== null,
+      // Done only when the file is there AND may be served for the id now (source marker, several upstreams).
+      done: async () => (await this.deps.blobs.stat(key)) !== null && (await this.servable(lowerId, lowerVersion)),
     };
     const { promise, shared } = this.fills.run(key, () => this.deps.fillCoordinator.run(key, job));
     const outcome = await promise;
@@ -221,15 +375,7 @@ export class FlatContainerResource {
 
   private async fill(req: FlatFileRequest): Promise<void> {
     try {
-      switch (req.file) {
-        case 'nupkg':
-          return await this.fillNupkg(req);
-        case 'nuspec':
-          return await this.fillNuspec(req);
-        case 'icon':
-        case 'readme':
-          return await this.fillEmbedded(req);
-      }
+      return await this.fillFrom(req);
     } catch (err) {
       throw this.storageFailure(err, req);
     }
@@ -246,16 +392,35 @@ export class FlatContainerResource {
     return new CacheUnavailable(storage.code, blobs.description, { cause: storage });
   }
 
-  private async checkNegative(req: FlatFileRequest): Promise<void> {
-    const neg = await this.deps.docs.peek(fileNotFoundKey(req.lowerId, req.lowerVersion, req.file));
-    if (neg && Date.now() - neg.fetchedAt < this.deps.config.notFoundTtlSeconds * 1000) {
+  private async fillFrom(req: FlatFileRequest): Promise<void> {
+    const { file, lowerId, lowerVersion } = req;
+    // A concurrent fill may have finished between our stat and taking the flight.
+    if ((await this.deps.blobs.stat(packageKey(lowerId, lowerVersion, file))) && (await this.servable(lowerId, lowerVersion))) return;
+    // A nuspec, icon or readme comes out of the cached .nupkg when there is one (offline too).
+    if (file !== 'nupkg' && (await this.extractFromCached(req))) return;
+    const transport = this.upstreamOrOffline(req);
+    const feed = (await this.heldSource(lowerId, lowerVersion)) ?? (await this.sourceFeed(lowerId, lowerVersion));
+    switch (file) {
+      case 'nupkg':
+        return this.fillNupkg(req, feed, transport(feed));
+      case 'nuspec':
+        return this.fillNuspec(req, feed, transport(feed));
+      case 'icon':
+      case 'readme':
+        return this.fillEmbedded(req, feed, transport(feed));
+    }
+  }
+
+  private async checkNegative(req: FlatFileRequest, feed: Feed): Promise<void> {
+    const neg = await feed.docs.peek(fileNotFoundKey(feed.name, req.lowerId, req.lowerVersion, req.file));
+    if (neg && Date.now() - neg.fetchedAt < feed.spec.notFoundTtlSeconds * 1000) {
       this.deps.metrics.cacheLookups.inc({ resource: RESOURCE_OF[req.file], result: 'negative' });
       throw new NotFound(`${req.file} of ${req.lowerId} ${req.lowerVersion} was not found upstream`);
     }
   }
 
-  private async rememberNotFound(req: FlatFileRequest): Promise<never> {
-    await this.deps.docs.remember(fileNotFoundKey(req.lowerId, req.lowerVersion, req.file), {
+  private async rememberNotFound(req: FlatFileRequest, feed: Feed): Promise<never> {
+    await feed.docs.remember(fileNotFoundKey(feed.name, req.lowerId, req.lowerVersion, req.file), {
       status: 404,
       body: '',
       etag: null,
@@ -266,36 +431,38 @@ export class FlatContainerResource {
     throw new NotFound(`${req.file} of ${req.lowerId} ${req.lowerVersion} was not found upstream`);
   }
 
-  private upstreamOrOffline(req: FlatFileRequest): UpstreamClient {
-    if (this.deps.config.offline || !this.deps.upstream) {
-      throw new NotFound(`${req.lowerId} ${req.lowerVersion} (${req.file}) is not in this offline cache`);
-    }
-    return this.deps.upstream;
+  /** The transport of a feed, or a 404 offline (nothing is fetched; only what the cache holds is served). */
+  private upstreamOrOffline(req: FlatFileRequest): (feed: Feed) => UpstreamTransport {
+    if (this.deps.config.offline) throw new NotFound(`${req.lowerId} ${req.lowerVersion} (${req.file}) is not in this offline cache`);
+    return (feed) => {
+      if (!feed.transport) throw new NotFound(`${req.lowerId} ${req.lowerVersion} (${req.file}) is not in this offline cache`);
+      return feed.transport;
+    };
   }
 
-  private async fillNupkg(req: FlatFileRequest): Promise<void> {
+  private async fillNupkg(req: FlatFileRequest, feed: Feed, upstream: UpstreamTransport): Promise<void> {
     const { lowerId, lowerVersion } = req;
-    const upstream = this.upstreamOrOffline(req);
-    await this.checkNegative(req);
-    const url = `${await this.flatBase()}${encodeURIComponent(lowerId)}/${lowerVersion}/${encodeURIComponent(lowerId)}.${lowerVersion}.nupkg`;
+    await this.checkNegative(req, feed);
+    const url = `${await this.flatBase(feed)}${encodeURIComponent(lowerId)}/${lowerVersion}/${encodeURIComponent(lowerId)}.${lowerVersion}.nupkg`;
     const { blobs, metrics, log, temp } = this.deps;
     const spool = temp.path(`${lowerId}.${lowerVersion}.nupkg`);
     try {
       const result = await upstream.download(url, spool, { resource: 'nupkg', maxBytes: this.deps.config.maxPackageMb * 1024 * 1024 });
-      if (result.kind === 'not_found') return await this.rememberNotFound(req);
+      if (result.kind === 'not_found') return await this.rememberNotFound(req, feed);
       // Verify before anything becomes visible: a zip whose nuspec names this very package.
       let manifest;
       try {
         manifest = await readNupkgManifest(spool);
       } catch (err) {
-        throw new UpstreamInvalid(`upstream sent a corrupt package for ${lowerId} ${lowerVersion}: ${errorMessage(err)}`, { cause: err });
+        throw new UpstreamInvalid(`upstream ${feed.name} sent a corrupt package for ${lowerId} ${lowerVersion}: ${errorMessage(err)}`, { cause: err });
       }
       const gotId = toLowerId(manifest.nuspec.id);
       const gotVersion = toLowerVersion(manifest.nuspec.version);
       if (gotId !== lowerId || gotVersion !== lowerVersion) {
-        throw new UpstreamInvalid(`upstream package for ${lowerId} ${lowerVersion} contains ${manifest.nuspec.id} ${manifest.nuspec.fullVersion}`);
+        throw new UpstreamInvalid(`upstream ${feed.name} package for ${lowerId} ${lowerVersion} contains ${manifest.nuspec.id} ${manifest.nuspec.fullVersion}`);
       }
-      // The .nupkg last: once it is visible, its .sha512 and .nuspec are there too.
+      // The source marker first, the .nupkg last: once it is visible, its .sha512 and .nuspec are there too.
+      await this.claim(lowerId, lowerVersion, feed);
       await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'sha512'), result.sha512);
       await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'nuspec'), manifest.nuspecXml, { ifAbsent: true });
       await writeBlobFrom(blobs, packageKey(lowerId, lowerVersion, 'nupkg'), createReadStream(spool, { highWaterMark: 1024 * 1024 }));
@@ -304,11 +471,11 @@ export class FlatContainerResource {
       metrics.blobsOnDisk.inc();
       metrics.blobBytesOnDisk.inc(result.bytes);
       this.deps.retention.noteAdded(result.bytes);
-      log.info({ lowerId, lowerVersion, bytes: result.bytes }, 'package filled');
+      log.info({ lowerId, lowerVersion, upstream: feed.name, bytes: result.bytes }, 'package filled');
     } catch (err) {
       if (!(err instanceof NotFound)) {
         metrics.blobFills.inc({ resource: 'nupkg', result: err instanceof UpstreamInvalid ? 'invalid' : 'error' });
-        log.warn({ lowerId, lowerVersion, err: errorMessage(err) }, 'package fill failed; nothing cached');
+        log.warn({ lowerId, lowerVersion, upstream: feed.name, err: errorMessage(err) }, 'package fill failed; nothing cached');
         this.deps.fillFailures?.add({ atMs: Date.now(), lowerId, lowerVersion, file: 'nupkg', code: err instanceof ProxyError ? err.code : 'ERROR', reason: errorMessage(err) });
       }
       throw err;
@@ -317,64 +484,70 @@ export class FlatContainerResource {
     }
   }
 
-  /** The cached .nupkg as a zip source, or null when the cache does not hold it. */
+  /** The cached .nupkg as a zip source, or null when the cache does not hold one that may be served. */
   private async cachedNupkg(lowerId: string, lowerVersion: string): Promise<ZipSource | null> {
     const key = packageKey(lowerId, lowerVersion, 'nupkg');
     const stat = await this.deps.blobs.stat(key);
-    return stat ? { blobs: this.deps.blobs, key, size: stat.size } : null;
+    return stat && (await this.servable(lowerId, lowerVersion)) ? { blobs: this.deps.blobs, key, size: stat.size } : null;
   }
 
-  private async fillNuspec(req: FlatFileRequest): Promise<void> {
-    const { lowerId, lowerVersion } = req;
+  /** Writes the nuspec, icon or readme out of the cached .nupkg; false when there is none to read it from. */
+  private async extractFromCached(req: FlatFileRequest): Promise<boolean> {
+    const { lowerId, lowerVersion, file } = req;
     const { blobs, metrics } = this.deps;
     const nupkg = await this.cachedNupkg(lowerId, lowerVersion);
-    if (nupkg) {
+    if (!nupkg) return false;
+    if (file === 'nuspec') {
       const m = await readNupkgManifest(nupkg);
       await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'nuspec'), m.nuspecXml, { ifAbsent: true });
-      return;
+      return true;
     }
-    const upstream = this.upstreamOrOffline(req);
-    await this.checkNegative(req);
-    const url = `${await this.flatBase()}${encodeURIComponent(lowerId)}/${lowerVersion}/${encodeURIComponent(lowerId)}.nuspec`;
+    try {
+      const m = await readNupkgManifest(nupkg);
+      const inPackage = file === 'icon' ? m.nuspec.iconFile : m.nuspec.readmeFile;
+      const data = inPackage ? await readNupkgFile(nupkg, inPackage) : null;
+      if (!data) return false;
+      await writeBlob(blobs, packageKey(lowerId, lowerVersion, file), data, { ifAbsent: true });
+      metrics.blobFills.inc({ resource: RESOURCE_OF[file], result: 'ok' });
+      return true;
+    } catch (err) {
+      if (!(err instanceof NupkgError)) throw err;
+      return false;
+    }
+  }
+
+  private async fillNuspec(req: FlatFileRequest, feed: Feed, upstream: UpstreamTransport): Promise<void> {
+    const { lowerId, lowerVersion } = req;
+    const { blobs, metrics } = this.deps;
+    await this.checkNegative(req, feed);
+    const url = `${await this.flatBase(feed)}${encodeURIComponent(lowerId)}/${lowerVersion}/${encodeURIComponent(lowerId)}.nuspec`;
     const result = await upstream.fetchDocument(url, { resource: 'nuspec' });
-    if (result.kind !== 'ok') return this.rememberNotFound(req);
+    if (result.kind !== 'ok') return this.rememberNotFound(req, feed);
     try {
       const n = parseNuspec(result.body.toString('utf8'));
       if (toLowerId(n.id) !== lowerId || toLowerVersion(n.version) !== lowerVersion) throw new Error(`it describes ${n.id} ${n.fullVersion}`);
     } catch (err) {
       metrics.blobFills.inc({ resource: 'nuspec', result: 'invalid' });
-      throw new UpstreamInvalid(`upstream nuspec for ${lowerId} ${lowerVersion} is invalid: ${errorMessage(err)}`);
+      throw new UpstreamInvalid(`upstream ${feed.name} nuspec for ${lowerId} ${lowerVersion} is invalid: ${errorMessage(err)}`);
     }
+    await this.claim(lowerId, lowerVersion, feed);
     await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'nuspec'), result.body, { ifAbsent: true });
     metrics.blobFills.inc({ resource: 'nuspec', result: 'ok' });
   }
 
   /** Icon or readme: out of the cached .nupkg when it embeds one, else from upstream (nuget.org copies external icons). */
-  private async fillEmbedded(req: FlatFileRequest): Promise<void> {
+  private async fillEmbedded(req: FlatFileRequest, feed: Feed, upstream: UpstreamTransport): Promise<void> {
     const { lowerId, lowerVersion, file } = req;
     const { blobs, metrics, temp } = this.deps;
+    // With the .nupkg cached (and no such file in it), upstream's copy (nuget.org's external icons) joins it.
     const nupkg = await this.cachedNupkg(lowerId, lowerVersion);
-    if (nupkg) {
-      try {
-        const m = await readNupkgManifest(nupkg);
-        const inPackage = file === 'icon' ? m.nuspec.iconFile : m.nuspec.readmeFile;
-        const data = inPackage ? await readNupkgFile(nupkg, inPackage) : null;
-        if (data) {
-          await writeBlob(blobs, packageKey(lowerId, lowerVersion, file), data, { ifAbsent: true });
-          metrics.blobFills.inc({ resource: RESOURCE_OF[file], result: 'ok' });
-          return;
-        }
-      } catch (err) {
-        if (!(err instanceof NupkgError)) throw err;
-      }
-    }
-    const upstream = this.upstreamOrOffline(req);
-    await this.checkNegative(req);
-    const url = `${await this.flatBase()}${encodeURIComponent(lowerId)}/${lowerVersion}/${file}`;
+    await this.checkNegative(req, feed);
+    const url = `${await this.flatBase(feed)}${encodeURIComponent(lowerId)}/${lowerVersion}/${file}`;
     const spool = temp.path(`${lowerId}.${lowerVersion}.${file}`);
     try {
       const result = await upstream.download(url, spool, { resource: RESOURCE_OF[file], maxBytes: 16 * 1024 * 1024 });
-      if (result.kind === 'not_found') return await this.rememberNotFound(req);
+      if (result.kind === 'not_found') return await this.rememberNotFound(req, feed);
+      if (!nupkg) await this.claim(lowerId, lowerVersion, feed);
       await writeBlobFrom(blobs, packageKey(lowerId, lowerVersion, file), createReadStream(spool), { ifAbsent: true });
       metrics.blobFills.inc({ resource: RESOURCE_OF[file], result: 'ok' });
     } catch (err) {

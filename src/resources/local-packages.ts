@@ -22,6 +22,8 @@ export type HeldChange =
 export class LocalPackages {
   private readonly watchers: Array<(change: HeldChange) => void> = [];
   private readonly nuspecs = new LruCache<Nuspec>(32 * 1024 * 1024, (n) => n.description.length * 2 + 2048);
+  /** lowerId/lowerVersion → the upstream its files came from ('' when unmarked). */
+  private readonly sources = new LruCache<string>(4 * 1024 * 1024, (s) => s.length + 96);
   /** lowerId → held versions, built lazily and kept current by noteFilled(). */
   private readonly versions = new Map<string, HeldVersion[]>();
   private allIdsScanned = false;
@@ -48,6 +50,42 @@ export class LocalPackages {
     const held = await this.scanId(lowerId);
     if (held.length > 0) this.versions.set(lowerId, held);
     return held;
+  }
+
+  /** The upstream a held version came from (its `source` marker); null when unmarked (cached before markers). */
+  async source(lowerId: string, lowerVersion: string): Promise<string | null> {
+    const key = `${lowerId}/${lowerVersion}`;
+    let s = this.sources.get(key);
+    if (s === undefined) {
+      s = (await readBlob(this.blobs, packageKey(lowerId, lowerVersion, 'source'), 1024))?.toString('utf8').trim() ?? '';
+      this.sources.set(key, s);
+    }
+    return s === '' ? null : s;
+  }
+
+  /**
+   * The source marker of a held version if it was read already (null: unmarked); undefined when not known
+   * yet — then it is read in the background, for the next ask (the web page is synchronous).
+   */
+  knownSource(lowerId: string, lowerVersion: string): string | null | undefined {
+    const s = this.sources.get(`${lowerId}/${lowerVersion}`);
+    if (s === undefined) {
+      void this.source(lowerId, lowerVersion).catch(() => undefined);
+      return undefined;
+    }
+    return s === '' ? null : s;
+  }
+
+  /** A fill wrote (or rewrote) the source marker. */
+  noteSource(lowerId: string, lowerVersion: string, source: string): void {
+    this.sources.set(`${lowerId}/${lowerVersion}`, source);
+  }
+
+  /** Held versions whose source passes `accept` (the upstreams the id routes to now). */
+  async heldVersionsFrom(lowerId: string, accept: (source: string | null) => boolean): Promise<HeldVersion[]> {
+    const out: HeldVersion[] = [];
+    for (const h of await this.heldVersions(lowerId)) if (accept(await this.source(lowerId, h.lowerVersion))) out.push(h);
+    return out;
   }
 
   /** Every package id with at least one held version. */
@@ -97,12 +135,15 @@ export class LocalPackages {
     if (rest.length > 0) this.versions.set(lowerId, rest);
     else this.versions.delete(lowerId);
     this.nuspecs.delete(`${lowerId}/${lowerVersion}`);
+    this.sources.delete(`${lowerId}/${lowerVersion}`);
   }
 
   /** Forgets what it knows (after an import changed the store underneath). */
   invalidate(): void {
     this.tell({ kind: 'invalidated' });
     this.versions.clear();
+    this.sources.clear();
+    this.nuspecs.clear();
     this.allIdsScanned = false;
   }
 

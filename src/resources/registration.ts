@@ -1,185 +1,169 @@
-// RegistrationsBaseUrl, every hive upstream lists: index, separate page documents and leaves, mirrored
-// and rewritten (gzip decoded first). An index fill also fills its separate pages, so index and pages stay
-// consistent and are there offline. Offline — or with upstream gone and nothing cached — registration is
-// synthesized from the packages on disk, reusing upstream's cached leaf metadata where it exists, and lists
-// only versions the proxy can deliver. Protocol digest §6 and §16 (14–19).
+// RegistrationsBaseUrl: index, pages and leaves for every hive. One upstream and no policy: its documents
+// pass through (rewritten). Several upstreams for an id, or a policy: the leaves of every upstream the id
+// routes to are merged — an exact version comes from the first upstream that has it — less the versions
+// the policy hides, and paged again in nuget.org's shapes (every URL pointing at the proxy; `published` and
+// the rest of each leaf kept). Offline — or with upstream gone and nothing cached — registration is
+// synthesized from the packages held, reusing cached upstream leaves where they exist, and lists only
+// versions the proxy can deliver. Protocol digest §6 and §16 (14–19).
 
 import type { Config } from '../config.ts';
 import { BadRequest, NotFound, UpstreamUnavailable } from '../errors.ts';
 import type { Reply } from '../http.ts';
-import { isSemVer2 } from '../nuget/identity.ts';
-import { nuspecCatalogEntry, registrationDocuments, type LeafItem } from '../nuget/registration-synthesis.ts';
-import {
-  PROXY_PATHS,
-  parseRegistrationPath,
-  registrationBasePath,
-  registrationRelativePath,
-  type RegistrationPath,
-} from '../nuget/paths.ts';
+import type { CacheResult } from '../metrics.ts';
+import { isSemVer2, parseVersion } from '../nuget/identity.ts';
+import { isSemVer1Leaf, nuspecCatalogEntry, registrationDocuments, type LeafItem } from '../nuget/registration-synthesis.ts';
+import { PROXY_PATHS, parseRegistrationPath, registrationBasePath, registrationRelativePath, type RegistrationPath } from '../nuget/paths.ts';
 import { BASE_MARKER } from '../nuget/rewrite.ts';
-import type { RewritePool } from '../rewrite-pool.ts';
-import type { DocumentCache } from './documents.ts';
-import { registrationKey as keyOf } from './keys.ts';
+import { combinedCacheResult } from './documents.ts';
+import type { Feed, Feeds } from './feeds.ts';
+import { registrationKey } from './keys.ts';
 import type { LocalPackages } from './local-packages.ts';
-import type { Layout, ServiceIndexResource } from './service-index.ts';
+import type { PolicyGate } from './policy.ts';
+import { leafPublished, type RegistrationDocs } from './registration-docs.ts';
 import type { RequestContext } from './types.ts';
 
+export { pageOfStoredId, separatePagesOf } from './registration-docs.ts';
+
 export interface RegistrationDeps {
-  readonly config: Pick<Config, 'offline' | 'registrationTtlSeconds' | 'notFoundTtlSeconds'>;
-  readonly docs: DocumentCache;
-  readonly index: ServiceIndexResource;
+  readonly config: Pick<Config, 'offline'>;
+  readonly feeds: Feeds;
+  readonly docs: RegistrationDocs;
   readonly local: LocalPackages;
-  readonly rewriter: RewritePool;
+  readonly policy: PolicyGate | null;
 }
 
 export const KNOWN_HIVES = ['semver2', 'gz-semver1', 'semver1'] as const;
 
-const PAGE_FILL_CONCURRENCY = 4;
-
-type Json = Record<string, unknown>;
-
-/** The page a stored (base-independent) page `@id` of `hive` names, or null when it names none. */
-export function pageOfStoredId(hive: string, id: string): Extract<RegistrationPath, { kind: 'page' }> | null {
-  const prefix = BASE_MARKER + registrationBasePath(hive);
-  if (!id.startsWith(prefix)) return null;
-  const parsed = parseRegistrationPath(id.slice(prefix.length).split('/'));
-  return parsed.ok && parsed.value.kind === 'page' ? parsed.value : null;
+/** SemVer 2 hives list every version; the others leave SemVer 2 versions out (protocol digest §3.5). */
+function isSemVer2Hive(hive: string): boolean {
+  return hive === 'semver2' || hive.startsWith('semver2-');
 }
 
-/** The separate pages an index fill recorded (its `separatePages` extra), as registration paths. */
-export function separatePagesOf(hive: string, separatePages: string | undefined): Array<Extract<RegistrationPath, { kind: 'page' }>> {
-  if (!separatePages) return [];
-  const ids: unknown = JSON.parse(separatePages);
-  const out: Array<Extract<RegistrationPath, { kind: 'page' }>> = [];
-  for (const id of Array.isArray(ids) ? (ids as unknown[]) : []) {
-    const page = typeof id === 'string' ? pageOfStoredId(hive, id) : null;
-    if (page) out.push(page);
-  }
-  return out;
+/** A leaf item re-pointed at the hive it is served from (the merged documents are the proxy's own). */
+function atHive(leaf: LeafItem, regBase: string, lowerId: string, lowerVersion: string): LeafItem {
+  return { ...leaf, '@id': `${regBase}${lowerId}/${lowerVersion}.json`, registration: `${regBase}${lowerId}/index.json` };
 }
 
-function asObject(v: unknown): Json | null {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : null;
+interface Candidate {
+  readonly leaf: LeafItem;
+  readonly feed: Feed | null;
+  /** null when the date is not known (a leaf synthesized from a nuspec). */
+  readonly published: Date | null;
 }
 
 export class RegistrationResource {
   constructor(private readonly deps: RegistrationDeps) {}
 
-  private spec(hive: string, rel: string, layout: Layout, base: string, isIndex: boolean) {
-    const { config, rewriter } = this.deps;
-    return {
-      key: keyOf(hive, rel),
-      resource: 'registration' as const,
-      freshMs: config.registrationTtlSeconds * 1000,
-      notFoundFreshMs: config.notFoundTtlSeconds * 1000,
-      upstreamUrl: async () => base + rel,
-      transform: async (body: Buffer) => {
-        const r = await rewriter.rewrite(body, layout.rules);
-        // Remember the separate pages now (found off the event loop), so filling them needs no re-parse.
-        return isIndex && r.separatePages.length > 0 ? { body: r.text, extra: { separatePages: JSON.stringify(r.separatePages) } } : r.text;
-      },
-      ...(isIndex
-        ? { afterFill: (entry: { extra?: Readonly<Record<string, string>> }) => this.fillPages(hive, entry.extra?.['separatePages'], layout, base) }
-        : {}),
-    };
-  }
-
-  /** Fills the separate page documents an index refers to (nuget.org: packages with ≥ 128 versions). */
-  private async fillPages(hive: string, separatePages: string | undefined, layout: Layout, base: string): Promise<void> {
-    const queue = separatePagesOf(hive, separatePages).map(registrationRelativePath);
-    const worker = async () => {
-      for (let rel = queue.shift(); rel !== undefined; rel = queue.shift()) {
-        await this.deps.docs.get(this.spec(hive, rel, layout, base, false)).catch(() => undefined);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PAGE_FILL_CONCURRENCY, queue.length) }, worker));
-  }
-
   async serve(hive: string, segments: readonly string[], rc: RequestContext): Promise<Reply> {
     const parsed = parseRegistrationPath(segments);
     if (!parsed.ok) throw parsed.status === 400 ? new BadRequest(parsed.message) : new NotFound(parsed.message);
     const path = parsed.value;
+    const route = this.deps.feeds.requireRoute(path.lowerId);
+    if (this.deps.config.offline) return this.synthesizedReply(hive, path, route, rc);
+    const only = route.length === 1 ? route[0] : undefined;
+    if (only && !this.deps.policy) return this.passthrough(only, hive, path, rc);
+    return this.merged(hive, path, route, rc);
+  }
+
+  /** One upstream, no policy: its document, as cached. */
+  private async passthrough(feed: Feed, hive: string, path: RegistrationPath, rc: RequestContext): Promise<Reply> {
     const rel = registrationRelativePath(path);
-    if (this.deps.config.offline) return this.synthesizedReply(hive, path);
-    let layout: Layout;
+    let layout;
     try {
-      layout = await this.deps.index.requireLayout();
+      layout = await feed.index.requireLayout();
     } catch (err) {
-      if (err instanceof UpstreamUnavailable) return this.synthesizedReply(hive, path, err);
+      if (err instanceof UpstreamUnavailable) return this.synthesizedReply(hive, path, [feed], rc, err);
       throw err;
     }
-    const base = layout.hives.get(hive);
-    if (!base) throw new NotFound(`unknown registration hive '${hive}'`);
+    if (!layout.hives.has(hive)) throw new NotFound(`unknown registration hive '${hive}'`);
     try {
-      const result = await this.deps.docs.get(this.spec(hive, rel, layout, base, path.kind === 'index'));
+      const result = await this.deps.docs.get(feed, layout, hive, path);
       if (result.entry.status === 404) throw new NotFound(`registration document ${rel} was not found upstream`);
       return {
         status: 200,
         resource: 'registration',
         cache: result.cache,
-        body: { kind: 'json', stored: result.entry.body, renderKey: `${keyOf(hive, rel)}:${result.entry.fetchedAt}` },
+        body: { kind: 'json', stored: result.entry.body, renderKey: `${registrationKey(feed.name, hive, rel)}:${result.entry.fetchedAt}` },
         ...(result.warning ? { warnings: [result.warning] } : {}),
       };
     } catch (err) {
       if (err instanceof UpstreamUnavailable) {
         rc.log.info({ hive, rel }, 'upstream unavailable; synthesizing registration from the disk cache');
-        return this.synthesizedReply(hive, path, err);
+        return this.synthesizedReply(hive, path, [feed], rc, err);
       }
       throw err;
     }
   }
 
-  /** Leaf items of `lowerId` from cached upstream registration documents (any age), by lower version. */
-  private async cachedLeaves(hive: string, lowerId: string): Promise<Map<string, LeafItem>> {
-    const leaves = new Map<string, LeafItem>();
-    const hives = [hive, ...KNOWN_HIVES.filter((h) => h !== hive)];
-    for (const h of hives) {
-      const index = await this.deps.docs.peek(keyOf(h, `${lowerId}/index.json`));
-      if (index?.status !== 200) continue;
-      const pages: unknown[] = [];
-      for (const item of (asObject(JSON.parse(index.body))?.['items'] as unknown[] | undefined) ?? []) {
-        const page = asObject(item);
-        if (!page) continue;
-        if (Array.isArray(page['items'])) pages.push(page);
-        else if (typeof page['@id'] === 'string') {
-          const separate = pageOfStoredId(h, page['@id']);
-          if (!separate) continue;
-          const doc = await this.deps.docs.peek(keyOf(h, registrationRelativePath(separate)));
-          if (doc?.status === 200) pages.push(asObject(JSON.parse(doc.body)));
+  /** Every routed upstream's leaves, first upstream wins per version; policy applied; paged again. */
+  private async merged(hive: string, path: RegistrationPath, route: readonly Feed[], rc: RequestContext): Promise<Reply> {
+    if (!this.knownHive(hive)) throw new NotFound(`unknown registration hive '${hive}'`);
+    const results = await Promise.all(
+      route.map(async (feed) => {
+        try {
+          return { feed, r: await this.deps.docs.leaves(feed, hive, path.lowerId), error: null };
+        } catch (err) {
+          if (!(err instanceof UpstreamUnavailable)) throw err;
+          return { feed, r: null, error: err };
         }
-      }
-      for (const page of pages) {
-        for (const leaf of (asObject(page)?.['items'] as unknown[] | undefined) ?? []) {
-          const l = asObject(leaf);
-          const entry = asObject(l?.['catalogEntry']);
-          const v = typeof entry?.['version'] === 'string' ? entry['version'] : null;
-          if (!l || !v) continue;
-          const key = v.split('+')[0]?.toLowerCase() ?? v;
-          if (!leaves.has(key)) leaves.set(key, l as LeafItem);
-        }
-      }
-    }
-    return leaves;
-  }
-
-  /** Registration built from the disk cache; null when the proxy holds no version of the package. */
-  async synthesize(hive: string, path: RegistrationPath): Promise<string | null> {
-    if (!(KNOWN_HIVES as readonly string[]).includes(hive)) return null;
-    const held = (await this.deps.local.heldVersions(path.lowerId)).filter((h) => hive === 'semver2' || !isSemVer2(h.version));
-    if (held.length === 0) return null;
-    const cached = await this.cachedLeaves(hive, path.lowerId);
-    const regBase = BASE_MARKER + registrationBasePath(hive);
-    const flatBase = BASE_MARKER + PROXY_PATHS.flatContainer;
-    const leaves: LeafItem[] = [];
-    for (const h of held) {
-      const fromUpstream = cached.get(h.lowerVersion);
-      if (fromUpstream) {
-        leaves.push(fromUpstream);
+      }),
+    );
+    const candidates = new Map<string, Candidate>();
+    const warnings: string[] = [];
+    let found = false;
+    const caches: CacheResult[] = [];
+    for (const { feed, r, error } of results) {
+      if (error) {
+        // This upstream cannot answer: what the proxy holds from it stands in, as offline.
+        const held = await this.heldCandidates(path.lowerId, [feed], hive);
+        if (held.size === 0) continue;
+        found = true;
+        caches.push('local');
+        warnings.push(`nuget-proxy: upstream ${feed.name} unavailable (${error.message}); its versions come from the packages this proxy holds`);
+        for (const [v, c] of held) if (!candidates.has(v)) candidates.set(v, c);
         continue;
       }
-      const nuspec = await this.deps.local.nuspec(path.lowerId, h.lowerVersion);
-      if (nuspec) leaves.push(nuspecCatalogEntry(nuspec, { regBase, flatBase }));
+      if (!r) continue;
+      found = true;
+      if (r.cache) caches.push(r.cache);
+      if (r.warning) warnings.push(r.warning);
+      for (const [v, leaf] of r.leaves) if (!candidates.has(v)) candidates.set(v, { leaf, feed, published: leafPublished(leaf) });
     }
+    if (!found) {
+      const failed = results.find((x) => x.error)?.error;
+      if (failed) throw failed;
+      throw new NotFound(`registration of '${path.lowerId}' was not found upstream`);
+    }
+    const stored = await this.render(hive, path, candidates, rc, warnings);
+    if (stored === null) throw new NotFound(`registration document ${registrationRelativePath(path)} does not exist`);
+    return { status: 200, resource: 'registration', cache: combinedCacheResult(caches), body: { kind: 'json', stored }, ...(warnings.length > 0 ? { warnings } : {}) };
+  }
+
+  private knownHive(hive: string): boolean {
+    if ((KNOWN_HIVES as readonly string[]).includes(hive)) return true;
+    return /^(semver2|gz-semver1|semver1)-[0-9]+$/.test(hive);
+  }
+
+  /** Index, page or leaf of the merged candidates after the hive's SemVer filter and the policy. */
+  private async render(hive: string, path: RegistrationPath, candidates: Map<string, Candidate>, rc: RequestContext, warnings: string[]): Promise<string | null> {
+    const regBase = BASE_MARKER + registrationBasePath(hive);
+    let entries = [...candidates.entries()].filter(([, c]) => isSemVer2Hive(hive) || isSemVer1Leaf(c.leaf));
+    const policy = this.deps.policy;
+    if (policy) {
+      const shown = await policy.visibleVersions(
+        path.lowerId,
+        entries.flatMap(([lowerVersion, c]) => {
+          const version = parseVersion(String(c.leaf.catalogEntry['version']));
+          return version ? [{ lowerVersion, version, feed: c.feed, published: c.published }] : [];
+        }),
+        rc,
+      );
+      const visible = new Set(shown.versions);
+      entries = entries.filter(([v]) => visible.has(v));
+      warnings.push(...shown.warnings);
+    }
+    if (entries.length === 0) return null;
+    const leaves = entries.map(([v, c]) => atHive(c.leaf, regBase, path.lowerId, v));
     const docs = registrationDocuments(path.lowerId, leaves, { regBase });
     switch (path.kind) {
       case 'index':
@@ -195,19 +179,55 @@ export class RegistrationResource {
     }
   }
 
-  private async synthesizedReply(hive: string, path: RegistrationPath, upstreamProblem?: UpstreamUnavailable): Promise<Reply> {
-    const stored = await this.synthesize(hive, path);
+  /**
+   * Candidates from the packages the proxy holds for `lowerId` from `from` (its source markers), each with
+   * the cached upstream leaf of its source where one exists, else one built from its nuspec.
+   */
+  private async heldCandidates(lowerId: string, from: readonly Feed[], hive: string): Promise<Map<string, Candidate>> {
+    const { feeds, local } = this.deps;
+    const names = new Set(from.map((f) => f.name));
+    const held = feeds.single
+      ? await local.heldVersions(lowerId)
+      : await local.heldVersionsFrom(lowerId, (source) => feeds.mayServe(lowerId, source) && source !== null && names.has(source));
+    const out = new Map<string, Candidate>();
+    if (held.length === 0) return out;
+    const cached = new Map<string, Map<string, LeafItem>>();
+    for (const feed of from) cached.set(feed.name, (await this.deps.docs.cachedLeaves(feed, hive, lowerId))?.leaves ?? new Map());
+    const regBase = BASE_MARKER + registrationBasePath(hive);
+    const flatBase = BASE_MARKER + PROXY_PATHS.flatContainer;
+    for (const h of held) {
+      if (!isSemVer2Hive(hive) && isSemVer2(h.version)) continue;
+      const source = feeds.single ? from[0]?.name : await local.source(lowerId, h.lowerVersion);
+      const feed = from.find((f) => f.name === source) ?? null;
+      const fromUpstream = feed ? cached.get(feed.name)?.get(h.lowerVersion) : undefined;
+      if (fromUpstream) {
+        out.set(h.lowerVersion, { leaf: fromUpstream, feed, published: leafPublished(fromUpstream) });
+        continue;
+      }
+      const nuspec = await local.nuspec(lowerId, h.lowerVersion);
+      if (nuspec) out.set(h.lowerVersion, { leaf: nuspecCatalogEntry(nuspec, { regBase, flatBase }), feed, published: null });
+    }
+    return out;
+  }
+
+  /** Registration built from the disk cache; null when the proxy holds no version of the package. */
+  async synthesize(hive: string, path: RegistrationPath, route: readonly Feed[], rc: RequestContext, warnings: string[] = []): Promise<string | null> {
+    if (!this.knownHive(hive)) return null;
+    const candidates = await this.heldCandidates(path.lowerId, route, hive);
+    if (candidates.size === 0) return null;
+    return this.render(hive, path, candidates, rc, warnings);
+  }
+
+  private async synthesizedReply(hive: string, path: RegistrationPath, route: readonly Feed[], rc: RequestContext, upstreamProblem?: UpstreamUnavailable): Promise<Reply> {
+    const warnings: string[] = [];
+    const stored = await this.synthesize(hive, path, route, rc, warnings);
     if (stored === null) {
       // Nothing to build it from: upstream's failure as it was (502, 503 or 504, like every resource).
       if (upstreamProblem) throw upstreamProblem;
       throw new NotFound(`'${path.lowerId}' (${path.kind}) is not in this offline cache`);
     }
-    return {
-      status: 200,
-      resource: 'registration',
-      cache: 'local',
-      body: { kind: 'json', stored },
-      ...(upstreamProblem ? { warnings: [`nuget-proxy: ${upstreamProblem.message}; registration built from the packages this proxy holds`] } : {}),
-    };
+    if (upstreamProblem) warnings.unshift(`nuget-proxy: ${upstreamProblem.message}; registration built from the packages this proxy holds`);
+    return { status: 200, resource: 'registration', cache: 'local', body: { kind: 'json', stored }, ...(warnings.length > 0 ? { warnings } : {}) };
   }
 }
+

@@ -16,6 +16,7 @@ import { ACCESS_INDEX_KEY, ACCESS_PREFIX, METADATA_PREFIX, PACKAGES_PREFIX, clas
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { accessId, parseAccessObject, serializeAccessMap, type AccessMap } from './access-log.ts';
+import { forEachLimited } from '../concurrency.ts';
 
 export interface RetentionPolicy {
   /** Bytes the store may hold (packages and metadata); null: no quota. */
@@ -50,6 +51,8 @@ export interface SweepResult {
 /** A sweep evicts when usage is above HIGH × quota, down to LOW × quota. */
 export const QUOTA_HIGH_WATERMARK = 0.95;
 export const QUOTA_LOW_WATERMARK = 0.9;
+const EVICT_CONCURRENCY = 16;
+
 
 interface VersionInfo {
   readonly lowerId: string;
@@ -274,21 +277,25 @@ export class Sweeper {
     const evicted: Evicted[] = [];
     let used = usedBytesBefore;
     const target = policy.maxBytes !== null && used > policy.maxBytes * QUOTA_HIGH_WATERMARK ? policy.maxBytes * QUOTA_LOW_WATERMARK : Infinity;
+    const victims: Array<{ v: VersionInfo; reason: Evicted['reason']; served: number }> = [];
     for (const v of candidates) {
       const served = lastServed(v);
       const unused = policy.evictUnusedMs !== null && now - served > policy.evictUnusedMs;
       const overQuota = used > target;
       // Sorted by last use, and `used` only shrinks: once neither applies, nothing later qualifies.
       if (!unused && !overQuota) break;
-      await this.evict(v);
+      victims.push({ v, reason: unused ? 'unused' : 'quota', served });
       used -= v.bytes;
+    }
+    // Versions are independent: evict several at once (on object storage each delete is a round trip).
+    await forEachLimited(victims, EVICT_CONCURRENCY, async ({ v, reason, served }) => {
+      await this.evict(v);
       versions.delete(accessId(v.lowerId, v.lowerVersion));
       index.delete(accessId(v.lowerId, v.lowerVersion));
-      const reason = unused ? 'unused' : 'quota';
       evicted.push({ lowerId: v.lowerId, lowerVersion: v.lowerVersion, bytes: v.bytes, reason, lastServedMs: served });
       metrics.evictions.inc({ reason });
       metrics.evictedBytes.inc(v.bytes);
-    }
+    });
     // The index keeps only versions still held; then the folded deltas can go.
     for (const k of [...index.keys()]) if (!versions.has(k)) index.delete(k);
     await writeBlob(blobs, ACCESS_INDEX_KEY, serializeAccessMap(index), { durable: false });

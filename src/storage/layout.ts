@@ -18,9 +18,16 @@ export const LOCAL_LOCKS_DIR = 'locks';
 /** Import staging directories in tmp/ start with this; start-up keeps young ones (a live import). */
 export const IMPORT_STAGING_PREFIX = 'import-';
 
-/** The files one package version may have. `pinned` marks it exempt from retention. */
-export type PackageFile = FlatFile | 'sha512' | 'pinned';
-export const PACKAGE_FILES: readonly PackageFile[] = ['nupkg', 'sha512', 'nuspec', 'icon', 'readme', 'pinned'];
+/**
+ * The files one package version may have. `pinned` marks it exempt from retention. `source` names the
+ * upstream the files came from: a package version is immutable by id and version, yet two upstreams may
+ * hold different bytes under one id and version (dependency confusion). The cache keeps one copy per id
+ * and version — the global-packages layout, which retention, bundles and clients' expectations rely on —
+ * and this marker decides whether it may be served: only while the id still routes to that upstream.
+ * A copy from an upstream the id no longer routes to is replaced by the routed upstream's on demand.
+ */
+export type PackageFile = FlatFile | 'sha512' | 'pinned' | 'source';
+export const PACKAGE_FILES: readonly PackageFile[] = ['nupkg', 'sha512', 'nuspec', 'icon', 'readme', 'pinned', 'source'];
 
 export function packageDirPrefix(lowerId: string, lowerVersion?: string): string {
   return lowerVersion === undefined ? `${PACKAGES_PREFIX}${lowerId}/` : `${PACKAGES_PREFIX}${lowerId}/${lowerVersion}/`;
@@ -39,13 +46,14 @@ export function packageKey(lowerId: string, lowerVersion: string, file: PackageF
     case 'icon':
     case 'readme':
     case 'pinned':
+    case 'source':
       return `${dir}${file}`;
   }
 }
 
 /** Every key a package version may have, the .nupkg last (it is committed last, and deleted first). */
 export function packageKeys(lowerId: string, lowerVersion: string): string[] {
-  return (['sha512', 'nuspec', 'icon', 'readme', 'pinned', 'nupkg'] as const).map((f) => packageKey(lowerId, lowerVersion, f));
+  return (['source', 'sha512', 'nuspec', 'icon', 'readme', 'pinned', 'nupkg'] as const).map((f) => packageKey(lowerId, lowerVersion, f));
 }
 
 export function metadataHash(key: string): string {

@@ -112,7 +112,7 @@ describe('promtool test rules prometheus/alerts.test.yml (synthetic series)', ()
       ['quota-threshold', (t) => t.replace('> 0.95', '> 0.98'), /NuGetProxyStorageNearQuota/],
       ['quota-guard', (t) => t.replace('(nuget_proxy_storage_quota_bytes > 0)', 'nuget_proxy_storage_quota_bytes'), /NuGetProxyStorageNearQuota/],
       ['probes-counted', (t) => t.replaceAll(', route!~"/healthz|/readyz|/metrics"', '').replaceAll('{route!~"/healthz|/readyz|/metrics"}', ''), /NuGetProxyHighErrorRatio/],
-      ['half-open-ignored', (t) => t.replace('nuget_proxy_upstream_breaker_state > 0', 'nuget_proxy_upstream_breaker_state == 1'), /NuGetProxyUpstreamBreakerOpen/],
+      ['half-open-ignored', (t) => t.replace('(nuget_proxy_upstream_breaker_state) > 0', '(nuget_proxy_upstream_breaker_state) == 1'), /NuGetProxyUpstreamBreakerOpen/],
       ['not-found-counted', (t) => t.replace('result=~"error|invalid"', 'result=~"error|invalid|not_found"'), /NuGetProxyFillFailures/],
       ['redis-for', (t) => t.replace(/(nuget_proxy_redis_up == 0\n\s+for: )2m/, '$15m'), /NuGetProxyRedisDown/],
       ['storage-window', (t) => t.replace('nuget_proxy_storage_errors_total[2m]', 'nuget_proxy_storage_errors_total[10m]'), /NuGetProxyCacheNotWritable/],

@@ -145,6 +145,13 @@ function containerEnv(objs: readonly K8sObject[], c: Container, caDir: string): 
     writeFileSync(file, pem);
     env['NUGET_PROXY_UPSTREAM_CA_FILE'] = file;
   }
+  if (env['NUGET_PROXY_CONFIG']) {
+    const fileMap = ofKind(objs, 'ConfigMap').find((o) => o.metadata.name.endsWith('-config-file'));
+    const text = get<Record<string, string>>(fileMap, 'data')['config.yaml'] ?? assert.fail('the configuration file ConfigMap is not rendered');
+    const file = join(caDir, 'config.yaml');
+    writeFileSync(file, text);
+    env['NUGET_PROXY_CONFIG'] = file;
+  }
   return env;
 }
 
@@ -432,6 +439,19 @@ const EXPECTATIONS: Record<string, (objs: K8sObject[]) => void> = {
     assert.ok((proxy.volumeMounts ?? []).some((m) => m['mountPath'] === '/etc/nuget-proxy'));
     assert.ok(JSON.stringify(get(one(objs, 'NetworkPolicy'), 'spec.egress')).includes('"port":3128'), 'egress to the forward proxy');
   },
+  'several-upstreams-values.yaml': (objs) => {
+    const file = get<Record<string, string>>(ofKind(objs, 'ConfigMap').find((c) => c.metadata.name === 'r-nuget-proxy-config-file'), 'data')['config.yaml'] ?? '';
+    const { spec } = deploymentPod(objs);
+    const proxy = spec.containers[0] as Container;
+    assert.ok(proxy.env?.some((e) => e['name'] === 'NUGET_PROXY_CONFIG' && e['value'] === '/etc/nuget-proxy-config/config.yaml'));
+    assert.ok((proxy.volumeMounts ?? []).some((m) => m['mountPath'] === '/etc/nuget-proxy-config' && m['name'] === 'config-file'));
+    // What the chart mounts is a file nuget-proxy itself accepts (the token comes from the pod's environment).
+    const path = join(caDir, 'config.yaml');
+    writeFileSync(path, file);
+    const { config } = parseConfig('serve', ['--config', path], { INTERNAL_FEED_TOKEN: 't' });
+    assert.deepEqual(config.upstreams.map((u) => u.name), ['internal', 'public']);
+    assert.equal(config.policy?.minReleaseAgeMs, 7 * 86_400_000);
+  },
   'inline-credentials-values.yaml': (objs) => {
     const secret = get<Record<string, string>>(one(objs, 'Secret'), 'stringData');
     assert.deepEqual(Object.keys(secret).sort(), ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'HTTPS_PROXY', 'NUGET_PROXY_UPSTREAM_PASSWORD', 'NUGET_PROXY_UPSTREAM_USERNAME']);
@@ -571,6 +591,7 @@ describe('values.schema.json and values.yaml agree with src/config.ts', () => {
     NUGET_PROXY_UPSTREAM_TOKEN: 'upstreamCredentials / existingSecret',
     NUGET_PROXY_UPSTREAM_HEADER: 'upstreamCredentials / existingSecret',
     NUGET_PROXY_UPSTREAM_CA_FILE: 'upstreamCaBundle',
+    NUGET_PROXY_CONFIG: 'configFile',
     HTTPS_PROXY: 'egress.httpsProxy',
     HTTP_PROXY: 'egress.httpProxy',
     NO_PROXY: 'egress.noProxy',
@@ -592,7 +613,7 @@ describe('values.schema.json and values.yaml agree with src/config.ts', () => {
     const objs = [
       ...(await renderChart([join(CI, 's3-replicas-values.yaml')])),
       ...(await renderChart([join(CI, 'inline-credentials-values.yaml')])),
-      ...(await renderChart([], ['webPage.token=secret-token', 'upstreamCredentials.token=t', 'upstreamCredentials.header=X-Key: v', 'upstreamCaBundle=-----BEGIN CERTIFICATE-----', 'egress.httpProxy=http://squid:3128'])),
+      ...(await renderChart([], ['webPage.token=secret-token', 'upstreamCredentials.token=t', 'upstreamCredentials.header=X-Key: v', 'upstreamCaBundle=-----BEGIN CERTIFICATE-----', 'egress.httpProxy=http://squid:3128', 'configFile=upstream: https://feed.example/v3/index.json'])),
     ];
     const text = JSON.stringify(objs);
     for (const [name, from] of Object.entries(MANAGED)) {

@@ -50,8 +50,8 @@ async function restore(name: string) {
 }
 
 async function breakerState(): Promise<string | undefined> {
-  const body = (await (await fetch(`${proxy.url}/readyz`)).json()) as { upstream: Record<string, { state: string }> };
-  return body.upstream[host]?.state;
+  const body = (await (await fetch(`${proxy.url}/readyz`)).json()) as { upstreams: Record<string, { hosts: Record<string, { state: string }> }> };
+  return body.upstreams['default']?.hosts[host]?.state;
 }
 
 async function waitFor(what: string, predicate: () => Promise<boolean>, ms: number): Promise<void> {
@@ -89,7 +89,7 @@ test('black-holed upstream: the restore completes within 1.5 × the warm online 
   // The revalidations left running in the background time out and open the breaker.
   await waitFor('the breaker to open', async () => (await breakerState()) === 'open', 20_000);
   const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
-  assert.match(metrics, new RegExp(`nuget_proxy_upstream_breaker_state\\{upstream="${host.replace(/\./g, '\\.')}"\\} 1`));
+  assert.match(metrics, new RegExp(`nuget_proxy_upstream_breaker_state\\{upstream="default",host="${host.replace(/\./g, '\\.')}"\\} 1`));
 });
 
 test('with the breaker open an uncached package fails fast with a clear 5xx', async () => {

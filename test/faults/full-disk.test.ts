@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CircuitBreaker } from '../../src/breaker.ts';
-import { parseConfig } from '../../src/config.ts';
+import { DEFAULT_UPSTREAM_NAME, parseConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { StorageError } from '../../src/storage/blob-store.ts';
@@ -92,16 +92,18 @@ async function readyzUntil(p: TestProxy, predicate: (r: Awaited<ReturnType<typeo
   }
 }
 
-async function readyz(p: TestProxy): Promise<{ status: number; body: { status: string; problems: string[]; upstream: Record<string, { state: string }> } }> {
+async function readyz(p: TestProxy): Promise<{ status: number; body: { status: string; problems: string[]; upstreams: Record<string, { hosts: Record<string, { state: string }> }> } }> {
   const res = await fetch(`${p.url}/readyz`);
-  return { status: res.status, body: (await res.json()) as { status: string; problems: string[]; upstream: Record<string, { state: string }> } };
+  return { status: res.status, body: (await res.json()) as { status: string; problems: string[]; upstreams: Record<string, { hosts: Record<string, { state: string }> }> } };
 }
 
 test('a download whose spool file cannot be written is a StorageError after one attempt; the breaker learns nothing', async () => {
   const { config } = parseConfig('serve', [], { NUGET_PROXY_UPSTREAM: upstream.serviceIndexUrl, NUGET_PROXY_UPSTREAM_RETRY_BASE_MS: '1' });
   const metrics = createMetrics({ defaultMetrics: false });
   const breaker = new CircuitBreaker({ failureThreshold: 1, backoffMs: 60_000, maxBackoffMs: 60_000 });
-  const client = new UpstreamClient({ config, metrics, log: createLogger({ level: 'silent', format: 'json' }), breaker });
+  const spec = config.upstreams[0];
+  assert.ok(spec?.kind === 'feed');
+  const client = new UpstreamClient({ config: { ...spec, requestDeadlineMs: config.requestDeadlineMs }, metrics, log: createLogger({ level: 'silent', format: 'json' }), breaker });
   try {
     const before = upstream.count(BIG_UPSTREAM);
     // /dev/full accepts the open and fails every write with ENOSPC.
@@ -135,7 +137,7 @@ test('disk nearly full: the package fill answers 507 with Retry-After, naming th
   assert.ok(text.includes(cacheDir), `the message names the cache: ${text}`);
   assert.equal(upstream.count(BIG_UPSTREAM) - before, 1, 'one download, no retries');
   assert.ok(performance.now() - t0 < 10_000);
-  assert.equal((await readyz(proxy)).body.upstream[new URL(upstream.url).host]?.state, 'closed', 'breaker untouched');
+  assert.equal((await readyz(proxy)).body.upstreams[DEFAULT_UPSTREAM_NAME]?.hosts[new URL(upstream.url).host]?.state, 'closed', 'breaker untouched');
   const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
   assert.equal(metricValue(metrics, 'nuget_proxy_storage_errors_total', { operation: 'fill', code: 'ENOSPC' }), 1);
   assert.ok(proxy.logs().some((l) => l['msg'] === 'cache not writable: fill failed' && l['code'] === 'ENOSPC'));

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_UPSTREAM_NAME } from '../../src/config.ts';
 import { filesUnder, tempFiles } from '../helpers/cache-files.ts';
 import { startStandardFakeUpstream, type FakeUpstream, type FaultRule, type ServerName } from '../helpers/fake-upstream.ts';
 import { startProxy, type TestProxy } from '../helpers/proxy.ts';
@@ -108,10 +109,13 @@ function portable(text: string, proxy: TestProxy): string {
   return text.split(proxy.url).join('{proxy}');
 }
 
+/** /readyz's breakers: per configured upstream (one: 'default'), per host. */
+type ReadyzUpstreams = { upstreams: Record<string, { hosts: Record<string, { state: string }> }> };
+
 async function breakerState(proxy: TestProxy, server: ServerName): Promise<string> {
-  const body = (await (await fetch(`${proxy.url}/readyz`)).json()) as { upstream: Record<string, { state: string }> };
+  const body = (await (await fetch(`${proxy.url}/readyz`)).json()) as ReadyzUpstreams;
   const host = new URL(server === 'search' ? upstream.searchUrl : upstream.url).host;
-  return body.upstream[host]?.state ?? 'closed';
+  return body.upstreams[DEFAULT_UPSTREAM_NAME]?.hosts[host]?.state ?? 'closed';
 }
 
 async function get(proxy: TestProxy, path: string): Promise<{ status: number; xCache: string | null; text: string; ms: number }> {

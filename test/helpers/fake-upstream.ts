@@ -32,6 +32,12 @@ export interface FakeUpstreamOptions {
   readonly port?: number;
   /** Search server port; default: any free port. */
   readonly searchPort?: number;
+  /** Serve search and autocomplete under `/search/` on the main server (one origin, as private feeds do). */
+  readonly searchOnMain?: boolean;
+  /** Require HTTP basic authentication (401 with a Basic challenge otherwise), like a private feed. */
+  readonly basicAuth?: { readonly username: string; readonly password: string };
+  /** Registration/catalog `published` dates (ISO 8601) for these versions, instead of the fixed 2024 ones. */
+  readonly published?: ReadonlyArray<{ readonly id: string; readonly version: string; readonly published: string }>;
 }
 
 interface FaultBase {
@@ -171,6 +177,7 @@ class FakeUpstreamServer implements FakeUpstream {
     return `${this.scheme}://127.0.0.1:${this.mainPort}`;
   }
   get searchUrl(): string {
+    if (this.options.searchOnMain) return `${this.url}/search`;
     return `${this.scheme}://127.0.0.1:${this.searchPortNumber}`;
   }
   get serviceIndexUrl(): string {
@@ -302,6 +309,13 @@ class FakeUpstreamServer implements FakeUpstream {
     // The request body (if any) is not needed; drain it so the parser can finish the request.
     req.resume();
     if (this.blackholed.has(server)) return;
+    const auth = this.options.basicAuth;
+    if (auth && req.headers['authorization'] !== `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`) {
+      const body = Buffer.from('fake upstream: authentication required', 'utf8');
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="fake upstream"', 'content-type': 'text/plain', 'content-length': String(body.length) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
 
     const fault = this.takeFault(server, pathAndQuery);
     if (fault) entry.fault = fault.kind;
@@ -333,7 +347,9 @@ class FakeUpstreamServer implements FakeUpstream {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       response = { ...notFound(), status: 405 };
     } else {
-      response = server === 'main' ? routeMain(this.ctx, url.pathname) : routeSearch(this.ctx, url.pathname, url.searchParams);
+      const searchHere = server === 'search' || (this.options.searchOnMain === true && url.pathname.startsWith('/search/'));
+      const searchPath = server === 'main' ? url.pathname.slice('/search'.length) : url.pathname;
+      response = searchHere ? routeSearch(this.ctx, searchPath, url.searchParams) : routeMain(this.ctx, url.pathname);
     }
     const cut = fault?.kind === 'truncate' || fault?.kind === 'stall' ? fault : null;
     this.send(server, req, res, pathAndQuery, response, cut, fault?.kind === 'throttle' ? fault : null);
@@ -414,6 +430,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     unlisted: options.unlisted,
     vulnerabilities: options.vulnerabilities,
     deprecations: options.deprecations,
+    published: options.published,
   });
   const server = new FakeUpstreamServer(store, options);
   await server.start();

@@ -85,6 +85,8 @@ export interface FeedStoreOptions {
   readonly unlisted?: ReadonlyArray<{ readonly id: string; readonly version: string }>;
   readonly vulnerabilities?: VulnerabilityData;
   readonly deprecations?: ReadonlyArray<{ readonly id: string; readonly version: string } & Deprecation>;
+  /** `published` (and `created`) of these versions, instead of their load time. */
+  readonly published?: ReadonlyArray<{ readonly id: string; readonly version: string; readonly published: string }>;
 }
 
 interface Entry {
@@ -98,6 +100,8 @@ export class FeedStore {
   private readonly packages = new Map<string, Map<string, Entry>>();
   private readonly unlisted = new Set<string>();
   private readonly deprecations = new Map<string, Deprecation>();
+  /** lowerId/lowerVersion → publish time (ms) given by the test. */
+  private readonly publishedAt = new Map<string, number>();
   /** Every generation of vulnerability data stays addressable, like nuget.org's timestamped blobs. */
   private readonly vulnerabilityHistory: VulnerabilityData[] = [{}];
   private lastCommitMs = INITIAL_COMMIT_MS;
@@ -111,6 +115,10 @@ export class FeedStore {
     for (const d of options.deprecations ?? []) {
       const k = versionKey(d.id, d.version);
       store.deprecations.set(`${k.lowerId}/${k.lowerVersion}`, d);
+    }
+    for (const p of options.published ?? []) {
+      const k = versionKey(p.id, p.version);
+      store.publishedAt.set(`${k.lowerId}/${k.lowerVersion}`, Date.parse(p.published));
     }
     store.vulnerabilityHistory[0] = normalizeVulnerabilities(options.vulnerabilities ?? {});
     // Load a few at a time (each load opens the zip) but insert in the given order, so commit times are reproducible.
@@ -209,11 +217,12 @@ export class FeedStore {
       return r !== null && rangeContains(r, pkg.version);
     });
     const downloadsSeed = createHash('sha1').update(key).digest().readUInt16BE(0);
+    const createdMs = this.publishedAt.get(key) ?? entry.createdMs;
     return {
       pkg,
       listed,
-      published: listed ? toPublished(entry.createdMs) : UNLISTED_PUBLISHED,
-      created: toPublished(entry.createdMs),
+      published: listed ? toPublished(createdMs) : UNLISTED_PUBLISHED,
+      created: toPublished(createdMs),
       commitId: entry.commit.commitId,
       commitTimeStamp: entry.commit.commitTimeStamp,
       deprecation: this.deprecations.get(key) ?? null,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { createFillCoordinator, type FillCoordinator, type FillJob } from '../../src/coordination/fill-coordinator.ts';
+import { createExclusiveRunner, createFillCoordinator, type FillCoordinator, type FillJob } from '../../src/coordination/fill-coordinator.ts';
 import { fillLeaseRedisKey, RedisLeases } from '../../src/coordination/redis-leases.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createMetrics, type Metrics } from '../../src/metrics.ts';
@@ -272,5 +272,35 @@ describe('Redis leases', () => {
     assert.ok((await counter(metrics, 'redis', 'degraded')) >= 1);
     assert.equal(await counter(metrics, 'file', 'waited'), 1);
     assert.deepEqual(await readdir(localLocksDir(cacheDir)), []);
+  });
+});
+
+describe('createExclusiveRunner (one retention sweep at a time across processes)', () => {
+  test('a second process skips while the first holds the lease, and runs once it is free', async () => {
+    const cacheDir = await makeTempDir('exclusive');
+    try {
+      const a = createExclusiveRunner({ cacheDir, redis: null, leaseMs: LEASE_MS, log });
+      const b = createExclusiveRunner({ cacheDir, redis: null, leaseMs: LEASE_MS, log });
+      let running = 0;
+      let maxRunning = 0;
+      const work = (ms: number, value: string) => async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await sleep(ms);
+        running--;
+        return value;
+      };
+      const first = a('retention-sweep', work(400, 'a'));
+      await sleep(50);
+      const started = Date.now();
+      assert.equal(await b('retention-sweep', work(10, 'b')), null, 'b skipped its turn');
+      assert.ok(Date.now() - started < 300, 'b did not wait for a to finish');
+      assert.equal(await first, 'a');
+      assert.equal(await b('retention-sweep', work(10, 'b')), 'b', 'b runs once the lease is free');
+      assert.equal(maxRunning, 1);
+      assert.deepEqual(await readdir(localLocksDir(cacheDir)).catch(() => []), []);
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
   });
 });

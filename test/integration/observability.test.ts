@@ -52,7 +52,7 @@ test('metrics: all prefixed nuget_proxy_, label values bounded (no package ids o
   }
   assert.match(text, /nuget_proxy_http_requests_total\{route="\/v3\/flatcontainer\/:id\/:version\/:file",method="GET",status="200"\} 1/);
   assert.match(text, /nuget_proxy_cache_lookups_total\{resource="nupkg",result="miss"\} 1/);
-  assert.match(text, /nuget_proxy_upstream_requests_total\{resource="nupkg",outcome="ok"\} 1/);
+  assert.match(text, /nuget_proxy_upstream_requests_total\{upstream="default",resource="nupkg",outcome="ok"\} 1/);
   assert.match(text, /nuget_proxy_served_bytes_total\{resource="nupkg",source="upstream"\} \d+/);
   assert.match(text, /nuget_proxy_cache_blobs 1/);
 });

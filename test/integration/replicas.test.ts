@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +22,7 @@ import { buildPackage, pseudoRandomBytes, writePackages } from '../helpers/packa
 import { makeTempDir, startProxy } from '../helpers/proxy.ts';
 import { startRedis, startRedisCluster, type TestRedis, type TestRedisCluster } from '../helpers/redis.ts';
 import { metricValue, startReplicas, type Replica } from '../helpers/replicas.ts';
+import { S3RVER_CREDENTIALS, startS3 } from '../helpers/s3.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -50,7 +51,7 @@ interface StoreRow {
   create(): Promise<StoreSetup>;
 }
 
-/** The stores replicas share. An S3 row (--blob-store s3://…, a cache directory per replica) goes here too. */
+/** The stores replicas share: one directory (a ReadWriteMany volume), or S3 with a scratch directory per replica. */
 const STORES: readonly StoreRow[] = [
   {
     name: 'shared directory',
@@ -64,7 +65,33 @@ const STORES: readonly StoreRow[] = [
       };
     },
   },
+  {
+    name: 'S3 (s3rver), a scratch directory per replica',
+    sharedDirectory: false,
+    async create() {
+      const s3 = await startS3();
+      const dirs = await Promise.all(Array.from({ length: REPLICAS }, (_, i) => makeTempDir(`replica-scratch-${i}`)));
+      const prefix = `replicas-${Date.now()}`;
+      return {
+        envFor: (i) => ({ ...s3.proxyEnv(prefix), ...S3_CREDENTIALS_ENV, NUGET_PROXY_CACHE_DIR: dirs[i] as string }),
+        cacheDirs: dirs,
+        async dispose() {
+          assert.deepEqual(await s3.incompleteUploads(), [], 'no multipart upload left open');
+          await s3.stop();
+          for (const d of dirs) await rm(d, { recursive: true, force: true });
+        },
+      };
+    },
+  },
 ];
+
+/** Replicas are separate processes: they get s3rver's account the way a pod gets its AWS_* variables. */
+const S3_CREDENTIALS_ENV = {
+  AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
 
 // ---- the big package and the clients ----
 
@@ -136,10 +163,32 @@ async function waitUntil(what: string, check: () => boolean | Promise<boolean>, 
   }
 }
 
-async function locksLeft(cacheDirs: readonly string[]): Promise<string[]> {
+/**
+ * Lock files still in the cache directories. A replica killed -9 leaves its lock in its own scratch
+ * directory when nobody shares it (a dead pod's emptyDir): that one is not "left behind" for anyone, so
+ * with `deadHoldersToo: false` locks whose holder process is gone are not counted.
+ */
+async function locksLeft(cacheDirs: readonly string[], options: { deadHoldersToo?: boolean } = {}): Promise<string[]> {
   const left: string[] = [];
-  for (const dir of cacheDirs) left.push(...(await readdir(localLocksDir(dir)).catch(() => [])));
+  for (const dir of cacheDirs) {
+    for (const name of await readdir(localLocksDir(dir)).catch(() => [] as string[])) {
+      if (options.deadHoldersToo === false) {
+        const holder = JSON.parse((await readFile(join(localLocksDir(dir), name), 'utf8').catch(() => '{}')) || '{}') as { pid?: number };
+        if (typeof holder.pid === 'number' && !isAlive(holder.pid)) continue;
+      }
+      left.push(name);
+    }
+  }
   return left;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function redisLeasesLeft(redis: { port: number }): Promise<string> {
@@ -203,7 +252,7 @@ for (const row of STORES) {
         }));
 
       const noLeaseLeft = async () => {
-        assert.deepEqual(await locksLeft(store.cacheDirs), [], 'no lock file left');
+        assert.deepEqual(await locksLeft(store.cacheDirs, { deadHoldersToo: row.sharedDirectory }), [], 'no lock file left');
         if (coordination.redis) assert.equal(await redisLeasesLeft(redis), '', 'no Redis lease left');
       };
 
@@ -314,7 +363,7 @@ for (const row of STORES) {
         assert.equal(await sumMetric(replicas, 'nuget_proxy_redis_up', {}), 0);
         const ready = (await (await fetch(`${replicas[0]!.url}/readyz`)).json()) as { redis: string };
         assert.equal(ready.redis, 'down');
-        assert.deepEqual(await locksLeft(store.cacheDirs), []);
+        assert.deepEqual(await locksLeft(store.cacheDirs, { deadHoldersToo: row.sharedDirectory }), []);
       } finally {
         await Promise.all(replicas.map((r) => r.stop()));
         await own.stop();

@@ -49,6 +49,10 @@ describe('bundleEntryOf', () => {
     assert.ok(isAlwaysExportedKey('sig:5.0.0'));
     assert.ok(!isAlwaysExportedKey('versions:xunit'));
     assert.ok(!isAlwaysExportedKey('reg:semver2:xunit/index.json'));
+    // Named upstreams (several in --config): the same documents under `u:{name}:`.
+    assert.ok(isAlwaysExportedKey('u:internal:svc:index'));
+    assert.ok(isAlwaysExportedKey('u:public:vuln:page:0123456789abcdef'));
+    assert.ok(!isAlwaysExportedKey('u:internal:versions:contoso.core'));
   });
 });
 

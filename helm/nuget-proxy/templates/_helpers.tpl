@@ -205,8 +205,11 @@ NUGET_PROXY_CACHE_DIR: /data
 NUGET_PROXY_LOG_FORMAT: json
 {{- /* The chart scales by pods; one process per pod keeps CPU requests and the HPA meaningful. */}}
 NUGET_PROXY_WORKERS: "1"
+{{- /* A configuration file that lists its upstreams (or takes them from a nuget.config) replaces config.upstream. */}}
+{{- $file := fromYaml (.Values.configFile | default "") | default dict }}
+{{- $fileUpstreams := or (hasKey $file "upstreams") (hasKey $file "nugetConfig") }}
 {{- range $key, $value := .Values.config }}
-{{- if and (ne $key "publicUrl") (ne (include "nuget-proxy.envValue" $value) "") }}
+{{- if and (ne $key "publicUrl") (ne (include "nuget-proxy.envValue" $value) "") (not (and $fileUpstreams (eq $key "upstream"))) }}
 NUGET_PROXY_{{ $key | snakecase | upper }}: {{ include "nuget-proxy.envValue" $value | quote }}
 {{- end }}
 {{- end }}
@@ -536,7 +539,7 @@ Contradictory values: every problem is collected and reported at once, like the 
 {{- end }}
 {{- end }}
 {{- /* Extension points must not replace what the chart itself relies on. */}}
-{{- $ownVolumes := list "cache" "tmp" "upstream-ca" "bundles" }}
+{{- $ownVolumes := list "cache" "tmp" "upstream-ca" "config-file" "bundles" }}
 {{- $extraVolumes := list }}
 {{- range $i, $vol := $v.extraVolumes }}
 {{- if has $vol.name $ownVolumes }}
@@ -546,7 +549,7 @@ Contradictory values: every problem is collected and reported at once, like the 
 {{- end }}
 {{- range $i, $m := $v.extraVolumeMounts }}
 {{- $path := $m.mountPath | trimSuffix "/" }}
-{{- range $own := list "/data" "/tmp" "/etc/nuget-proxy" "/bundles" }}
+{{- range $own := list "/data" "/tmp" "/etc/nuget-proxy" "/etc/nuget-proxy-config" "/bundles" }}
 {{- if or (eq $path $own) (hasPrefix (printf "%s/" $own) $path) (hasPrefix (printf "%s/" $path) $own) }}
 {{- $errors = append $errors (printf "extraVolumeMounts[%d] mounts at %s, which overlaps the chart's %s: pick another path" $i $m.mountPath $own) }}
 {{- end }}
@@ -558,6 +561,7 @@ Contradictory values: every problem is collected and reported at once, like the 
 {{- $managedEnv := keys (include "nuget-proxy.configData" . | fromYaml) }}
 {{- $managedEnv = concat $managedEnv (keys (include "nuget-proxy.secretData" . | fromYaml | default dict)) }}
 {{- if $v.redis.enabled }}{{ $managedEnv = append $managedEnv "NUGET_PROXY_REDIS_URL" }}{{ end }}
+{{- if $v.configFile }}{{ $managedEnv = append $managedEnv "NUGET_PROXY_CONFIG" }}{{ end }}
 {{- if include "nuget-proxy.objectStorageKeys" . }}{{ $managedEnv = concat $managedEnv (list "AWS_ACCESS_KEY_ID" "AWS_SECRET_ACCESS_KEY" "AWS_SESSION_TOKEN") }}{{ end }}
 {{- range $i, $e := $v.extraEnv }}
 {{- if has $e.name $managedEnv }}
