@@ -10,6 +10,7 @@ const BENCHES: Record<string, { about: string; load: () => Promise<{ run: () => 
   bundle: { about: 'prefetch, export and import throughput', load: () => import('./bundle.ts') },
   retention: { about: 'retention sweep throughput (evictions/s) on disk and S3', load: () => import('./retention.ts') },
   'web-page': { about: 'web page render times with 50,000 cached versions', load: () => import('./web-page.ts') },
+  soak: { about: 'bounded soak (~5 min): mixed load and upstream fault phases; RSS, fds, files and errors over time', load: () => import('./soak.ts') },
 };
 
 const args = process.argv.slice(2);

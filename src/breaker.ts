@@ -93,6 +93,23 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * A request waited its whole deadline and the host never answered: open now rather than after
+   * `failureThreshold` timeouts, so the requests behind it fail fast instead of each waiting a deadline.
+   */
+  trip(host: string): void {
+    const s = this.get(host);
+    if (s.state === 'open') return;
+    if (s.state === 'half_open') {
+      this.recordFailure(host);
+      return;
+    }
+    s.consecutiveFailures = Math.max(s.consecutiveFailures, this.options.failureThreshold);
+    s.openedAt = this.now();
+    s.backoffMs = this.options.backoffMs;
+    this.transition(host, s, 'open');
+  }
+
   /** A probe ended without telling us anything (e.g. cancelled): let the next request probe. */
   releaseProbe(host: string): void {
     this.get(host).probeInFlight = false;

@@ -154,6 +154,7 @@ export interface Config {
   readonly vulnerabilityTtlSeconds: number;
   readonly notFoundTtlSeconds: number;
   readonly staleWaitMs: number;
+  readonly requestDeadlineMs: number;
   readonly memoryCacheMb: number;
   readonly maxPackageStreams: number;
   readonly packageStreamQueue: number;
@@ -188,6 +189,8 @@ export interface Config {
   readonly evictUnusedDays: number | null;
   readonly retentionIntervalSeconds: number;
   readonly evictionGraceSeconds: number;
+  readonly metadataUnusedDays: number;
+  readonly maxMetadataEntries: number;
   readonly uiToken: string | null;
   readonly json: boolean;
   readonly quarantine: boolean;
@@ -242,6 +245,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'A body download fails when no byte arrives for this long.' },
   { key: 'upstreamRetries', flag: 'upstream-retries', kind: 'int', default: 3, min: 0, max: 10, group: 'Upstream', commands: NET,
     description: 'Retries after a network error, timeout, 408, 429 or 5xx (never after other 4xx).' },
+  { key: 'requestDeadlineMs', flag: 'request-deadline-ms', kind: 'int', default: 30000, min: 1, group: 'Upstream', commands: NET,
+    description: "The longest one request waits for upstream, over every attempt and retry (NuGet clients give up after 100 s). Then the proxy answers with what it holds (its own service index, the versions it holds, registration built from its packages, local search) or 504; an upstream that did not answer at all by then has its circuit breaker opened at once." },
   { key: 'upstreamRetryBaseMs', flag: 'upstream-retry-base-ms', kind: 'int', default: 200, min: 0, group: 'Upstream', commands: NET,
     description: 'First retry delay; doubles per attempt, with jitter, capped at 10 s.' },
   { key: 'breakerFailures', flag: 'breaker-failures', kind: 'int', default: 3, min: 1, group: 'Upstream', commands: NET,
@@ -297,6 +302,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'How often retention sweeps (also soon after a fill passes the quota). Sweeps run only when a quota or --evict-unused-days is set.' },
   { key: 'evictionGraceSeconds', flag: 'eviction-grace-seconds', kind: 'int', default: 600, min: 0, group: 'Retention', commands: ['serve'],
     description: 'Versions served or filled this recently are never evicted (protects downloads in progress).' },
+  { key: 'metadataUnusedDays', flag: 'metadata-unused-days', kind: 'int', default: 30, min: 1, group: 'Retention', commands: ['serve'],
+    description: 'Metadata documents kept in the cache (version lists, registration, vulnerability data) that nobody needed, so none was refreshed, for this many days are deleted (they are fetched again when asked for). Never offline.' },
+  { key: 'maxMetadataEntries', flag: 'max-metadata-entries', kind: 'int', default: 100000, min: 10, group: 'Retention', commands: ['serve'],
+    description: 'Most metadata documents kept in the cache; past it the least recently refreshed go first (down to 90%). Upstream 404s are never written to the cache: they live in memory (and Redis) for --not-found-ttl-seconds. Never offline.' },
   { key: 'serviceIndexTtlSeconds', flag: 'service-index-ttl-seconds', kind: 'int', default: 3600, min: 0, group: 'Freshness', commands: NET,
     description: "How long the upstream service index is used before it is revalidated." },
   { key: 'versionsTtlSeconds', flag: 'versions-ttl-seconds', kind: 'int', default: 300, min: 0, group: 'Freshness', commands: NET,

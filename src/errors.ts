@@ -71,6 +71,32 @@ export class UpstreamInvalid extends ProxyError {
   }
 }
 
+/** Storage codes (errno, or the S3 store's) that mean "no room left", as opposed to "cannot write at all". */
+const FULL_STORAGE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'S3_QUOTA_EXCEEDED']);
+
+/** How long a client should wait before asking again for something the cache could not store. */
+export const CACHE_RETRY_AFTER_SECONDS = 60;
+
+/**
+ * The proxy's own storage failed while filling (disk full, read-only, I/O error, object store refusing):
+ * not upstream's fault, so no upstream retry helps. 507 when the cache is full, 503 otherwise; the message
+ * names the cache, for the person reading restore output.
+ */
+export class CacheUnavailable extends ProxyError {
+  readonly storageCode: string;
+
+  constructor(storageCode: string, cache: string, options: { cause?: unknown } = {}) {
+    const full = FULL_STORAGE_CODES.has(storageCode);
+    const state = full ? 'full' : 'not writable';
+    super(full ? 507 : 503, full ? 'CACHE_FULL' : 'CACHE_NOT_WRITABLE', `nuget-proxy's cache (${cache}) is ${state} (${storageCode}): this could not be stored; try again later`, {
+      cause: options.cause,
+      expose: true,
+      headers: { 'Retry-After': String(CACHE_RETRY_AFTER_SECONDS) },
+    });
+    this.storageCode = storageCode;
+  }
+}
+
 export function isProxyError(err: unknown): err is ProxyError {
   return err instanceof ProxyError;
 }

@@ -21,6 +21,7 @@ import { nuspecCatalogEntry, registrationDocuments, type LeafItem } from './nuge
 import { BASE_MARKER } from './nuget/rewrite.ts';
 import type { IndexResource } from './nuget/service-index.ts';
 import { readNupkgFile, readNupkgManifest } from './nupkg.ts';
+import { StorageError } from './storage/blob-store.ts';
 import type { DocumentResult, DownloadResult, DownloadTarget, RequestOptions, UpstreamTransport } from './upstream.ts';
 
 /** The proxy hive a folder's registration is served under (it holds every version, SemVer 2 included). */
@@ -56,6 +57,20 @@ export function folderResources(name: string): IndexResource[] {
 
 function etagOf(body: string | Buffer): string {
   return `"${createHash('sha256').update(body).digest('base64').slice(0, 27)}"`;
+}
+
+/** errno codes only the written side of a copy raises: the proxy's spool area is full or read-only, not the folder. */
+const SPOOL_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS']);
+
+/** Runs a copy into the spool file; a full or read-only spool area is the proxy's storage failing (507/503), not the folder's. */
+async function spoolTo(write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code && SPOOL_FULL_CODES.has(code)) throw new StorageError(`cannot spool the package file: ${(err as Error).message}`, code, { cause: err });
+    throw err;
+  }
 }
 
 export class FolderUpstream implements UpstreamTransport {
@@ -137,6 +152,11 @@ export class FolderUpstream implements UpstreamTransport {
     const regBase = BASE_MARKER + registrationBasePath(FOLDER_HIVE);
     const flatBase = BASE_MARKER + PROXY_PATHS.flatContainer;
     return versions.map((p) => nuspecCatalogEntry(p.nuspec, { regBase, flatBase }, new Date(p.mtimeMs).toISOString()));
+  }
+
+  /** Reading a folder is local: no upstream deadline applies. */
+  newDeadline(): number {
+    return Number.POSITIVE_INFINITY;
   }
 
   async fetchDocument(href: string, options: RequestOptions): Promise<DocumentResult> {
@@ -232,7 +252,8 @@ export class FolderUpstream implements UpstreamTransport {
       },
     });
     const sink = typeof target === 'string' ? createWriteStream(target) : await target.begin({ declaredBytes: declared, sha512: null });
-    await pipeline(source, meter, sink);
+    // A full or read-only disk while copying out of the folder is the proxy's storage failing (507/503).
+    await spoolTo(() => pipeline(source, meter, sink));
     this.deps.metrics.upstreamRequests.inc({ upstream: this.deps.name, resource: options.resource, outcome: 'ok' });
     this.deps.metrics.upstreamBytes.inc({ upstream: this.deps.name, resource: options.resource }, size);
     return { kind: 'ok', bytes: size, sha512: hash.digest('base64'), contentType: null };

@@ -12,8 +12,8 @@ import { redactConfig, type Config, type ConfigNote } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createProxy, type Proxy } from './proxy.ts';
-import { writeBlob } from './storage/blob-store.ts';
-import { readinessProbeKey } from './storage/layout.ts';
+import { storageCodeOf, writeBlob } from './storage/blob-store.ts';
+import { GENERATION_KEY, readinessProbeKey } from './storage/layout.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -42,39 +42,64 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   link.attachMetrics(metrics.registry);
   const proxy = await createProxy(config, log, metrics, { cluster: link });
   let shuttingDown = false;
-  let writableCheck: { at: number; ok: boolean; error?: string } = { at: 0, ok: true };
+  let storageCheck: { at: number; writable: boolean; readable: boolean; code?: string; error?: string } = { at: 0, writable: true, readable: true };
+
+  /** Writes and deletes a probe object (every 5 s; every second while it fails), and reads when writing fails. */
+  const checkStorage = async (): Promise<void> => {
+    if (Date.now() - storageCheck.at <= (storageCheck.writable ? 5000 : 1000)) return;
+    const probe = readinessProbeKey(`${hostname()}-${process.pid}`);
+    const wasWritable = storageCheck.writable;
+    try {
+      await writeBlob(proxy.blobs, probe, 'ok', { durable: false });
+      await proxy.blobs.delete(probe);
+      storageCheck = { at: Date.now(), writable: true, readable: true };
+      if (!wasWritable) log.info({ cache: proxy.blobs.description }, 'cache writable again');
+      return;
+    } catch (err) {
+      const code = storageCodeOf(err);
+      let readable = true;
+      try {
+        await proxy.blobs.stat(GENERATION_KEY);
+      } catch {
+        readable = false;
+      }
+      storageCheck = { at: Date.now(), writable: false, readable, code, error: (err as Error).message };
+      metrics.storageErrors.inc({ operation: 'readiness', code });
+      if (wasWritable) log.error({ cache: proxy.blobs.description, code, readable, err: (err as Error).message }, 'cache not writable');
+    }
+  };
 
   const readiness = async () => {
-    if (Date.now() - writableCheck.at > 5000) {
-      const probe = readinessProbeKey(`${hostname()}-${process.pid}`);
-      try {
-        await writeBlob(proxy.blobs, probe, 'ok', { durable: false });
-        await proxy.blobs.delete(probe);
-        writableCheck = { at: Date.now(), ok: true };
-      } catch (err) {
-        writableCheck = { at: Date.now(), ok: false, error: (err as Error).message };
-      }
-    }
+    await checkStorage();
     const redis = await proxy.store.checkShared();
     // Per upstream (by configured name): its breakers per host; degraded when any is not closed.
     const upstreams: Record<string, { kind: string; status: 'ok' | 'degraded'; hosts: ReturnType<typeof proxy.feeds.first.breaker.snapshot> }> = {};
+    const openBreakers: string[] = [];
     for (const feed of proxy.feeds.all) {
       const hosts = feed.breaker.snapshot();
-      const degraded = Object.values(hosts).some((b) => b.state !== 'closed');
-      upstreams[feed.name] = { kind: feed.spec.kind, status: degraded ? 'degraded' : 'ok', hosts };
+      const open = Object.entries(hosts).filter(([, b]) => b.state !== 'closed');
+      upstreams[feed.name] = { kind: feed.spec.kind, status: open.length > 0 ? 'degraded' : 'ok', hosts };
+      for (const [host, b] of open) openBreakers.push(`upstream ${feed.name} (${host}) breaker ${b.state.replace('_', '-')}`);
     }
-    const upstreamDegraded = Object.values(upstreams).some((u) => u.status !== 'ok');
-    // Only a proxy that cannot serve is unready. A dead upstream or Redis degrades it but it still serves
-    // from cache — taking every replica out of the Service then would turn an upstream outage into ours.
-    const ready = !shuttingDown && writableCheck.ok;
+    // Only a proxy that cannot serve is unready. A dead upstream or Redis, or a full cache, degrades it
+    // but it still serves what it holds — taking every replica out of the Service then would turn an
+    // upstream outage or a full disk into a complete one.
+    const ready = !shuttingDown && (storageCheck.writable || storageCheck.readable);
+    const problems = [
+      ...(storageCheck.writable ? [] : [`cache not writable (${storageCheck.code ?? 'error'})`]),
+      ...(storageCheck.readable ? [] : ['cache not readable']),
+      ...(redis === 'down' ? ['redis down'] : []),
+      ...openBreakers,
+    ];
     return {
       ready,
       body: {
-        status: !ready ? 'unready' : redis === 'down' || upstreamDegraded ? 'degraded' : 'ok',
+        status: !ready ? 'unready' : problems.length > 0 ? 'degraded' : 'ok',
+        problems,
         shuttingDown,
         // Where blobs are (a directory, or s3://bucket/prefix/ at an endpoint's origin: never credentials).
         storage: proxy.blobs.description,
-        storageState: writableCheck.ok ? 'writable' : `not writable: ${writableCheck.error ?? ''}`,
+        storageState: storageCheck.writable ? 'writable' : `not writable: ${storageCheck.error ?? ''}`,
         redis,
         offline: config.offline,
         upstreams,

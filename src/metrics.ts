@@ -68,6 +68,9 @@ export interface Metrics {
   readonly evictedBytes: Counter;
   readonly retentionSweeps: Counter<'result'>;
   readonly retentionSweepDuration: Histogram;
+  readonly storageErrors: Counter<'operation' | 'code'>;
+  readonly metadataPruned: Counter<'reason'>;
+  readonly metadataEntries: Gauge;
   readonly fillLeases: Counter<'backend' | 'outcome'>;
   readonly fillLeaseWaits: Gauge<'backend'>;
   readonly fillLeaseWaitDuration: Histogram<'backend'>;
@@ -261,6 +264,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'nuget_proxy_retention_sweep_duration_seconds',
       help: 'Time a retention sweep took (inventory, eviction, access index).',
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    storageErrors: new Counter({
+      name: 'nuget_proxy_storage_errors_total',
+      help: "Failures of the proxy's own storage (disk or object store), by operation (fill, metadata, read, readiness) and code (ENOSPC, EROFS, EIO, S3_QUOTA_EXCEEDED, …).",
+      labelNames: ['operation', 'code'],
+      registers,
+    }),
+    metadataPruned: new Counter({
+      name: 'nuget_proxy_metadata_pruned_total',
+      help: 'Metadata documents deleted from the cache by retention, by reason (unused: not refreshed for --metadata-unused-days; cap: past --max-metadata-entries).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    metadataEntries: new Gauge({
+      name: 'nuget_proxy_metadata_entries',
+      help: 'Metadata documents held in the cache, as of the last retention sweep.',
       registers,
     }),
     rewriteDuration: new Histogram({

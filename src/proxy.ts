@@ -102,7 +102,18 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics,
   const redis = config.redisUrl ? new RedisConnection({ url: config.redisUrl, cluster: config.redisCluster, metrics, log }) : null;
   // A healthy Redis is used from the first request; an unreachable one does not hold up start-up.
   if (redis && !(await redis.ready(REDIS_START_WAIT_MS))) log.warn('redis not reachable at start; running on local metadata and fill coordination until it is');
-  const store = new MetadataStore({ blobs, memory: memory.space('metadata', metaEntrySize), redis, metrics, log });
+  // The sweeper is built below; documents written before that cannot pass the cap.
+  let retentionRef: Sweeper | null = null;
+  const store = new MetadataStore({
+    blobs,
+    memory: memory.space('metadata', metaEntrySize),
+    redis,
+    metrics,
+    log,
+    // Upstreams may remember 404s for different times: Redis keeps them for the longest.
+    notFoundRetentionMs: Math.max(config.notFoundTtlSeconds, ...config.upstreams.map((u) => u.notFoundTtlSeconds)) * 1000,
+    onPersisted: () => retentionRef?.noteMetadataWritten(),
+  });
   const fillCoordinator = createFillCoordinator({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, metrics, log });
   const exclusive = createExclusiveRunner({ cacheDir: config.cacheDir, redis, leaseMs: config.fillLeaseSeconds * 1000, log });
   // Without Redis there is nothing to report: an absent series, not a 0 that would read as "Redis down".
@@ -122,7 +133,7 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics,
     if (!config.offline) {
       transport =
         spec.kind === 'feed'
-          ? new UpstreamClient({ config: spec, metrics, log, breaker })
+          ? new UpstreamClient({ config: { ...spec, requestDeadlineMs: config.requestDeadlineMs }, metrics, log, breaker })
           : new FolderUpstream({ name: spec.name, folder: spec.folder, metrics, log });
       if (spec.kind === 'feed') metrics.breakerState.set({ upstream: spec.name, host: new URL(spec.url).host }, 0);
     }
@@ -159,10 +170,13 @@ export async function createProxy(config: Config, log: Logger, metrics: Metrics,
       evictUnusedMs: config.evictUnusedDays === null ? null : config.evictUnusedDays * 86_400_000,
       graceMs: config.evictionGraceSeconds * 1000,
     },
+    // Offline, metadata cannot be fetched again: it is never pruned.
+    ...(config.offline ? {} : { metadata: { unusedMs: config.metadataUnusedDays * 86_400_000, maxEntries: config.maxMetadataEntries } }),
     onEvicted: (lowerId, lowerVersion) => local.noteRemoved(lowerId, lowerVersion),
     // One sweeper at a time across processes and replicas sharing the store; the others skip their turn.
     exclusive: (run) => exclusive(RETENTION_SWEEP_LEASE, run),
   });
+  retentionRef = retention;
   const activity = createActivity();
   // The web page's catalog follows fills, evictions and generation changes through LocalPackages, and
   // hits through the access log's touch.

@@ -16,6 +16,7 @@ import type { Config, UpstreamSettings } from './config.ts';
 import { ProxyError, UpstreamInvalid, UpstreamUnavailable, errorMessage } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics, Resource, UpstreamOutcome } from './metrics.ts';
+import { asStorageError, StorageError } from './storage/blob-store.ts';
 
 /** Largest metadata document the proxy buffers (nuget.org's biggest, the vulnerability base page, is a few MB). */
 const MAX_DOCUMENT_BYTES = 128 * 1024 * 1024;
@@ -35,8 +36,11 @@ const CONNECT_ERRORS = new Set([
   'ERR_SOCKET_CONNECTION_TIMEOUT',
 ]);
 
-/** One upstream feed's settings: its name (the metrics label), service index URL, credentials, egress and timeouts. */
-export type UpstreamConfig = { readonly name: string; readonly url: string } & Pick<
+/**
+ * One upstream feed's settings: its name (the metrics label), service index URL, credentials, egress and
+ * timeouts, and the overall deadline of a client request (--request-deadline-ms, the same for every upstream).
+ */
+export type UpstreamConfig = { readonly name: string; readonly url: string; readonly requestDeadlineMs: number } & Pick<
   UpstreamSettings,
   | 'connectTimeoutMs'
   | 'responseTimeoutMs'
@@ -72,6 +76,22 @@ export interface RequestOptions {
   readonly resource: Resource;
   readonly etag?: string | null;
   readonly lastModified?: string | null;
+  /** When this request must be done by (ms since epoch); several equivalent URLs tried in turn share one. Default: --request-deadline-ms from now. */
+  readonly deadlineAt?: number;
+}
+
+/**
+ * What went wrong in an attempt, which decides the answer when no attempt succeeds: 504 for a timeout
+ * only, 502 for the rest (a status, a connection that failed, a body cut short, a body that fails its check).
+ */
+type Failure = 'timeout' | 'status' | 'connect' | 'truncated' | 'invalid';
+
+/** got's per-phase timeouts of one attempt, shortened to what is left of the request deadline. */
+interface PhaseTimeouts {
+  readonly lookup: number;
+  readonly connect: number;
+  readonly secureConnect: number;
+  readonly response: number;
 }
 
 /** Failure of one attempt, classified for retry and breaker decisions. */
@@ -79,6 +99,7 @@ class AttemptError extends Error {
   constructor(
     message: string,
     readonly outcome: UpstreamOutcome,
+    readonly failure: Failure,
     readonly retryable: boolean,
     /** The host did not answer at all (connection failure or timeout before a response). */
     readonly unreachable: boolean,
@@ -157,6 +178,8 @@ const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).
  */
 export interface UpstreamTransport {
   fetchDocument(href: string, options: RequestOptions): Promise<DocumentResult>;
+  /** When a client request starting now must be done with this upstream (shared by equivalent URLs tried in turn). */
+  newDeadline(): number;
   /** Into a path, or a target (a FillSpool) that gets a fresh writable per attempt; see UpstreamClient.download. */
   download(href: string, target: DownloadTarget, options: { resource: Resource; maxBytes: number }): Promise<DownloadResult>;
   close(): void;
@@ -241,46 +264,79 @@ export class UpstreamClient implements UpstreamTransport {
     if (err instanceof AttemptError) return err;
     if (err instanceof TimeoutError) {
       const before = err.event !== 'socket' || !answered;
-      return new AttemptError(`upstream timed out (${err.event})`, 'timeout', true, before);
+      return new AttemptError(`upstream timed out (${err.event})`, 'timeout', 'timeout', true, before);
     }
     if (err instanceof RequestError) {
       const code = err.code ?? '';
-      const unreachable = !answered && CONNECT_ERRORS.has(code);
-      return new AttemptError(`upstream connection failed: ${code || err.message}`, 'network_error', true, unreachable);
+      // Upstream answered and then the body broke off: a transient upstream failure like any other, but
+      // the host is reachable (it never counts towards the breaker).
+      if (answered) return new AttemptError(`upstream response was cut short (${code || err.message})`, 'network_error', 'truncated', true, false);
+      return new AttemptError(`upstream connection failed: ${code || err.message}`, 'network_error', 'connect', true, CONNECT_ERRORS.has(code));
     }
-    return new AttemptError(`upstream request failed: ${errorMessage(err)}`, 'network_error', true, false);
+    return new AttemptError(`upstream request failed: ${errorMessage(err)}`, 'network_error', 'connect', true, false);
   }
 
   private statusError(status: number, retryAfter: string | undefined): AttemptError {
     const retryable = status >= 500 || status === 408 || status === 429;
-    return new AttemptError(`upstream answered HTTP ${status}`, 'http_error', retryable, false, status, parseRetryAfterMs(retryAfter));
+    return new AttemptError(`upstream answered HTTP ${status}`, 'http_error', 'status', retryable, false, status, parseRetryAfterMs(retryAfter));
   }
 
-  /** Runs `attempt` with retries, breaker admission per attempt, metrics and the final error mapping. */
-  private async withRetries<T>(url: URL, resource: Resource, attempt: () => Promise<T>): Promise<T> {
+  private timeoutsWithin(remainingMs: number): PhaseTimeouts {
+    const { config } = this.deps;
+    const connect = Math.max(1, Math.min(config.connectTimeoutMs, remainingMs));
+    return { lookup: connect, connect, secureConnect: connect, response: Math.max(1, Math.min(config.responseTimeoutMs, remainingMs)) };
+  }
+
+  /**
+   * Runs `attempt` with retries, breaker admission per attempt, metrics and the final error mapping, all
+   * within --request-deadline-ms: an attempt's timeouts are cut to what is left of it, and no retry starts
+   * that could not finish before it. When the deadline passes without the host answering any attempt, its
+   * breaker opens at once (the requests behind this one then fail fast).
+   */
+  private async withRetries<T>(url: URL, resource: Resource, attempt: (timeouts: PhaseTimeouts) => Promise<T>, deadlineAt = this.newDeadline()): Promise<T> {
     const { config, metrics, breaker, log } = this.deps;
     const host = url.host;
     let last: AttemptError | null = null;
+    /** The host answered at least one attempt (any HTTP status, or a body that broke off). */
+    let heard = false;
+    let outOfTime = false;
     for (let i = 0; i <= config.retries; i++) {
+      if (Date.now() >= deadlineAt) {
+        outOfTime = true;
+        break;
+      }
       if (i > 0) {
+        const delayMs = retryDelayMs(i, config.retryBaseMs, { retryAfterMs: last?.retryAfterMs ?? null });
+        if (Date.now() + delayMs >= deadlineAt) {
+          outOfTime = true;
+          break;
+        }
         metrics.upstreamRetries.inc({ upstream: config.name, resource });
-        await this.sleep(retryDelayMs(i, config.retryBaseMs, { retryAfterMs: last?.retryAfterMs ?? null }));
+        await this.sleep(delayMs);
       }
       const admission = breaker.admit(host);
       if (!admission.allowed) {
         metrics.upstreamRequests.inc({ upstream: config.name, resource, outcome: 'circuit_open' });
+        // This request's own failures opened the breaker: report them (a timeout stays a 504).
+        if (last) break;
         throw new UpstreamUnavailable(503, 'CIRCUIT_OPEN', `upstream ${config.name} (${host}) is unreachable (circuit breaker open; next attempt in ${Math.ceil(admission.retryInMs / 1000)} s) and this is not cached`, {
           retryAfterSeconds: admission.retryInMs / 1000,
         });
       }
       const end = metrics.upstreamDuration.startTimer({ upstream: config.name, resource });
       try {
-        const result = await attempt();
+        const result = await attempt(this.timeoutsWithin(deadlineAt - Date.now()));
         end();
         breaker.recordSuccess(host);
         return result;
       } catch (err) {
         end();
+        if (err instanceof StorageError) {
+          // The spool file could not be written: the proxy's own storage failed, not upstream. No retry
+          // (it would download again into the same full disk), and the breaker learns nothing.
+          if (admission.allowed && admission.probe) breaker.releaseProbe(host);
+          throw err;
+        }
         if (err instanceof ProxyError) {
           breaker.recordSuccess(host);
           throw err;
@@ -288,18 +344,51 @@ export class UpstreamClient implements UpstreamTransport {
         last = err instanceof AttemptError ? err : this.classify(err, false);
         metrics.upstreamRequests.inc({ upstream: config.name, resource, outcome: last.outcome });
         if (last.unreachable) breaker.recordFailure(host);
-        else breaker.recordSuccess(host);
+        else {
+          heard = true;
+          breaker.recordSuccess(host);
+        }
         log.debug({ url: url.href, attempt: i + 1, err: last.message }, 'upstream attempt failed');
         if (!last.retryable) break;
+        if (Date.now() >= deadlineAt) {
+          outOfTime = true;
+          break;
+        }
       }
     }
-    const e = last ?? new AttemptError('upstream request failed', 'network_error', false, false);
-    if (e.outcome === 'timeout') throw new UpstreamUnavailable(504, 'UPSTREAM_TIMEOUT', `upstream ${config.name} (${host}) did not answer in time and this is not cached`, { cause: e });
-    if (e.status !== undefined) {
-      const why = e.status === 401 || e.status === 403 ? ' (check the upstream credentials)' : '';
-      throw new UpstreamUnavailable(502, 'UPSTREAM_STATUS', `upstream ${config.name} (${host}) answered HTTP ${e.status}${why} and this is not cached`, { cause: e });
+    // No attempt at all: the time was used up before (an equivalent URL tried first).
+    const e = last ?? new AttemptError('no time left', 'timeout', 'timeout', false, false);
+    if (outOfTime && last && !heard) {
+      breaker.trip(host);
+      log.warn({ upstream: config.name, host, resource, deadlineMs: config.requestDeadlineMs }, 'upstream did not answer within the request deadline');
     }
-    throw new UpstreamUnavailable(502, 'UPSTREAM_UNREACHABLE', `upstream ${config.name} (${host}) is unreachable (${e.message}) and this is not cached`, { cause: e });
+    throw this.finalError(host, e, outOfTime);
+  }
+
+  /** The deadline of a request starting now (--request-deadline-ms). */
+  newDeadline(): number {
+    return Date.now() + this.deps.config.requestDeadlineMs;
+  }
+
+  /** The answer when every attempt failed: 504 only for a timeout, 502 for everything else. */
+  private finalError(host: string, e: AttemptError, outOfTime: boolean): UpstreamUnavailable {
+    const { config } = this.deps;
+    switch (e.failure) {
+      case 'timeout': {
+        const within = outOfTime ? ` within the request deadline (${config.requestDeadlineMs} ms)` : ' in time';
+        return new UpstreamUnavailable(504, 'UPSTREAM_TIMEOUT', `upstream ${config.name} (${host}) did not answer${within} and this is not cached`, { cause: e });
+      }
+      case 'status': {
+        const why = e.status === 401 || e.status === 403 ? ' (check the upstream credentials)' : '';
+        return new UpstreamUnavailable(502, 'UPSTREAM_STATUS', `upstream ${config.name} (${host}) answered HTTP ${e.status}${why} and this is not cached`, { cause: e });
+      }
+      case 'truncated':
+        return new UpstreamUnavailable(502, 'UPSTREAM_TRUNCATED', `upstream ${config.name} (${host}) broke off its answer (${e.message}) and this is not cached`, { cause: e });
+      case 'invalid':
+        return new UpstreamUnavailable(502, 'UPSTREAM_INVALID', `upstream ${config.name} (${host}) sent a body that fails its check (${e.message}) and this is not cached`, { cause: e });
+      case 'connect':
+        return new UpstreamUnavailable(502, 'UPSTREAM_UNREACHABLE', `upstream ${config.name} (${host}) is unreachable (${e.message}) and this is not cached`, { cause: e });
+    }
   }
 
   /** GETs a metadata document (decoded per Content-Encoding), conditionally when validators are given. */
@@ -309,18 +398,21 @@ export class UpstreamClient implements UpstreamTransport {
     const conditional: Record<string, string> = {};
     if (options.etag) conditional['if-none-match'] = options.etag;
     else if (options.lastModified) conditional['if-modified-since'] = options.lastModified;
-    return this.withRetries(url, options.resource, async () => {
+    return this.withRetries(url, options.resource, async (timeouts) => {
       let answered = false;
       try {
         const request = this.got(url, {
           headers: this.headersFor(url, { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br', ...conditional }),
           agent: this.agentsFor(url),
           responseType: 'buffer',
-          hooks: { afterResponse: [(r) => ((answered = true), r)] },
+          timeout: timeouts,
         });
         // Metadata is buffered: refuse a document that would not fit a sane memory budget.
         let tooLarge = false;
         request.on('downloadProgress', (p: { transferred: number }) => {
+          // got reports progress from the response headers on (its 'response' event waits for the whole
+          // body): from here a failure is a body cut short, not an unreachable host.
+          answered = true;
           if (p.transferred > MAX_DOCUMENT_BYTES && !tooLarge) {
             tooLarge = true;
             request.cancel();
@@ -354,7 +446,7 @@ export class UpstreamClient implements UpstreamTransport {
       } catch (err) {
         throw this.classify(err, answered);
       }
-    });
+    }, options.deadlineAt);
   }
 
   /**
@@ -367,11 +459,12 @@ export class UpstreamClient implements UpstreamTransport {
   download(href: string, target: DownloadTarget, options: { resource: Resource; maxBytes: number }): Promise<DownloadResult> {
     const url = new URL(href);
     const { metrics } = this.deps;
-    return this.withRetries(url, options.resource, async () => {
+    return this.withRetries(url, options.resource, async (timeouts) => {
       let answered = false;
       const stream = this.got.stream(url, {
         headers: this.headersFor(url, { accept: 'application/octet-stream, */*' }),
         agent: this.agentsFor(url),
+        timeout: timeouts,
       });
       const response = await new Promise<{ status: number; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
         stream.once('response', (res: http.IncomingMessage) => {
@@ -413,23 +506,32 @@ export class UpstreamClient implements UpstreamTransport {
         // The checks run before the end of the body is passed on.
         flush(cb) {
           if (length !== null && length !== bytes) {
-            cb(new AttemptError(`upstream body was truncated (${bytes} of ${length} bytes)`, 'network_error', true, false));
+            cb(new AttemptError(`upstream body was truncated (${bytes} of ${length} bytes)`, 'network_error', 'truncated', true, false));
             return;
           }
           sha512 = hash.digest('base64');
           if (expected && expected !== sha512) {
-            cb(new AttemptError('upstream body does not match its x-ms-meta-sha512 header', 'invalid', true, false));
+            cb(new AttemptError('upstream body does not match its x-ms-meta-sha512 header', 'invalid', 'invalid', true, false));
             return;
           }
           cb();
         },
       });
+      let spoolError: unknown = null;
       try {
         const sink = typeof target === 'string' ? createWriteStream(target) : await target.begin({ declaredBytes: length, sha512: expected });
+        sink.once('error', (err: Error) => {
+          spoolError = err;
+        });
         await pipeline(stream, meter, sink);
       } catch (err) {
         stream.destroy();
         if (err instanceof ProxyError) throw err;
+        // The local spool file failed (disk full, I/O error): the proxy's storage, never upstream's fault.
+        if (spoolError) {
+          const code = (spoolError as NodeJS.ErrnoException).code ?? 'EIO';
+          throw asStorageError(spoolError, 'cannot spool the download') ?? new StorageError(`cannot spool the download: ${errorMessage(spoolError)}`, code, { cause: spoolError });
+        }
         throw this.classify(err, answered);
       } finally {
         metrics.upstreamBytes.inc({ upstream: this.deps.config.name, resource: options.resource }, bytes);

@@ -10,6 +10,15 @@ import type { Logger } from '../logger.ts';
 import type { CacheResult, Metrics, Resource } from '../metrics.ts';
 import type { UpstreamTransport } from '../upstream.ts';
 
+/** What X-Cache says of an answer made of several upstreams' documents: the least "cached" part decides. */
+const CACHE_RANK: Record<CacheResult, number> = { hit: 0, negative: 0, coalesced: 1, miss: 2, stale: 3, local: 4 };
+
+export function combinedCacheResult(parts: Iterable<CacheResult>): CacheResult {
+  let out: CacheResult = 'hit';
+  for (const p of parts) if (CACHE_RANK[p] > CACHE_RANK[out]) out = p;
+  return out;
+}
+
 export interface DocumentSpec {
   readonly key: string;
   readonly resource: Resource;
@@ -74,10 +83,12 @@ export class DocumentCache {
     const upstream = this.deps.upstream;
     if (!upstream) throw new Error('no upstream in offline mode');
     const validators = cached?.status === 200 ? { etag: cached.etag, lastModified: cached.lastModified } : {};
+    // Equivalent URLs share one deadline: failing over must not double the client's wait.
+    const deadlineAt = upstream.newDeadline();
     let lastError: unknown;
     for (const url of urls) {
       try {
-        return await upstream.fetchDocument(url, { resource: spec.resource, ...validators });
+        return await upstream.fetchDocument(url, { resource: spec.resource, deadlineAt, ...validators });
       } catch (err) {
         lastError = err;
       }

@@ -12,7 +12,7 @@ import { LruCache } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
 import type { Config } from '../config.ts';
 import type { FillCoordinator, FillResult } from '../coordination/fill-coordinator.ts';
-import { NotFound, ProxyError, UpstreamInvalid, UpstreamUnavailable, errorMessage } from '../errors.ts';
+import { CacheUnavailable, NotFound, ProxyError, UpstreamInvalid, UpstreamUnavailable, errorMessage } from '../errors.ts';
 import type { Reply } from '../http.ts';
 import type { Logger } from '../logger.ts';
 import type { CacheResult, Metrics, Resource } from '../metrics.ts';
@@ -21,11 +21,12 @@ import { firstListing } from '../nuget/merge.ts';
 import { parseNuspec } from '../nuget/nuspec.ts';
 import type { FlatFile, FlatFileRequest } from '../nuget/paths.ts';
 import { NupkgError, readNupkgFile, readNupkgManifest, type ZipSource } from '../nupkg.ts';
-import { readBlob, readWhole, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
+import { asStorageError, readBlob, readWhole, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
 import { FillSpool } from '../storage/fill-spool.ts';
 import { packageKey, packageKeys } from '../storage/layout.ts';
 import type { LocalTemp } from '../storage/local-temp.ts';
 import type { UpstreamTransport } from '../upstream.ts';
+import { combinedCacheResult } from './documents.ts';
 import type { Feed, Feeds } from './feeds.ts';
 import { fileNotFoundKey, versionsKey } from './keys.ts';
 import type { HeldVersion, LocalPackages } from './local-packages.ts';
@@ -173,7 +174,7 @@ export class FlatContainerResource {
     for (const { feed, r, error } of results) {
       if (r) {
         if (r.warning) warnings.push(r.warning);
-        if (r.cache !== 'hit') cache = r.cache;
+        cache = combinedCacheResult([cache, r.cache]);
         if (r.entry.status === 200) lists.push({ source: feed, versions: FlatContainerResource.listed(r.entry.body) });
       } else if (error) {
         // Upstream gone and no list cached: the versions held from it are better than nothing.
@@ -240,15 +241,22 @@ export class FlatContainerResource {
   private async sourceFeed(lowerId: string, lowerVersion: string): Promise<Feed> {
     const route = this.deps.feeds.requireRoute(lowerId);
     if (route.length === 1) return route[0] as Feed;
+    // Every routed upstream's list at once (usually cached: the client has just read the merged list), so
+    // a black-holed upstream costs the client one request deadline, not one per upstream before it.
+    const lists = await Promise.all(
+      route.map(async (feed) => {
+        try {
+          return { feed, r: await this.feedVersions(feed, lowerId), error: null };
+        } catch (err) {
+          if (!(err instanceof UpstreamUnavailable)) throw err;
+          return { feed, r: null, error: err };
+        }
+      }),
+    );
     let failure: UpstreamUnavailable | null = null;
-    for (const feed of route) {
-      try {
-        const r = await this.feedVersions(feed, lowerId);
-        if (r.entry.status === 200 && FlatContainerResource.listed(r.entry.body).includes(lowerVersion)) return feed;
-      } catch (err) {
-        if (!(err instanceof UpstreamUnavailable)) throw err;
-        failure ??= err;
-      }
+    for (const { feed, r, error } of lists) {
+      if (r?.entry.status === 200 && FlatContainerResource.listed(r.entry.body).includes(lowerVersion)) return feed;
+      failure ??= error;
     }
     if (failure) throw failure;
     throw new NotFound(`${lowerId} ${lowerVersion} is on none of the upstreams '${lowerId}' routes to (${route.map((f) => f.name).join(', ')})`);
@@ -420,6 +428,25 @@ export class FlatContainerResource {
   }
 
   private async fill(req: FlatFileRequest, spool: FillSpool | null): Promise<void> {
+    try {
+      return await this.fillFrom(req, spool);
+    } catch (err) {
+      throw this.storageFailure(err, req);
+    }
+  }
+
+  /** A fill that failed on the proxy's own storage is told as such (507/503), never as upstream's failure. */
+  private storageFailure(err: unknown, req: FlatFileRequest): unknown {
+    if (err instanceof ProxyError) return err;
+    const storage = asStorageError(err, `cannot store the ${req.file} of ${req.lowerId} ${req.lowerVersion}`);
+    if (!storage) return err;
+    const { blobs, metrics, log } = this.deps;
+    metrics.storageErrors.inc({ operation: 'fill', code: storage.code });
+    log.error({ lowerId: req.lowerId, lowerVersion: req.lowerVersion, file: req.file, code: storage.code, err: storage.message, cache: blobs.description }, 'cache not writable: fill failed');
+    return new CacheUnavailable(storage.code, blobs.description, { cause: storage });
+  }
+
+  private async fillFrom(req: FlatFileRequest, spool: FillSpool | null): Promise<void> {
     const { file, lowerId, lowerVersion } = req;
     // A concurrent fill may have finished between our stat and taking the flight.
     if ((await this.deps.blobs.stat(packageKey(lowerId, lowerVersion, file))) && (await this.servable(lowerId, lowerVersion))) return;

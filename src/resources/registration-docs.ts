@@ -4,13 +4,14 @@
 // registration across upstreams and for the policy (published dates). Protocol digest §6, §16 (14–19).
 
 import { UpstreamUnavailable } from '../errors.ts';
+import type { CacheResult } from '../metrics.ts';
 import { parseVersion, toLowerVersion } from '../nuget/identity.ts';
 import { parseRegistrationPath, registrationBasePath, registrationRelativePath, type RegistrationPath } from '../nuget/paths.ts';
 import type { LeafItem } from '../nuget/registration-synthesis.ts';
 import { BASE_MARKER } from '../nuget/rewrite.ts';
 import type { RewritePool } from '../rewrite-pool.ts';
 import type { MetaEntry } from '../storage/metadata-store.ts';
-import type { DocumentResult, DocumentSpec } from './documents.ts';
+import { combinedCacheResult, type DocumentResult, type DocumentSpec } from './documents.ts';
 import type { Feed } from './feeds.ts';
 import { registrationKey } from './keys.ts';
 import type { Layout } from './upstream-index.ts';
@@ -145,7 +146,7 @@ export class RegistrationDocs {
    * index and its separate pages (fetched, or the cached copies offline). null: the upstream does not
    * know the id. Throws UpstreamUnavailable when it cannot answer and nothing is cached.
    */
-  async leaves(feed: Feed, hive: string, lowerId: string): Promise<{ leaves: Map<string, LeafItem>; warning?: string } | null> {
+  async leaves(feed: Feed, hive: string, lowerId: string): Promise<{ leaves: Map<string, LeafItem>; cache?: CacheResult; warning?: string } | null> {
     if (this.deps.offline || !feed.transport) return this.cachedLeaves(feed, hive, lowerId);
     const layout = await feed.index.requireLayout();
     const h = RegistrationDocs.hiveFor(layout, hive);
@@ -156,10 +157,12 @@ export class RegistrationDocs {
     const memo = this.parsed.get(memoKey);
     const { inline, separate } = memo && memo.indexAt === index.entry.fetchedAt ? memo : pagesOfIndex(h.hive, index.entry.body);
     let warning = index.warning;
+    const caches: CacheResult[] = [index.cache];
     const entries = [];
     for (const p of separate) {
       const doc = await this.get(feed, layout, h.hive, p);
       warning ??= doc.warning;
+      caches.push(doc.cache);
       entries.push(doc.entry);
     }
     const pagesAt = entries.map((e) => e.fetchedAt);
@@ -175,7 +178,7 @@ export class RegistrationDocs {
       if (this.parsed.size >= LEAVES_MEMO_ENTRIES) this.parsed.clear();
       this.parsed.set(memoKey, { indexAt: index.entry.fetchedAt, inline, separate, pagesAt, leaves });
     }
-    return { leaves, ...(warning ? { warning } : {}) };
+    return { leaves, cache: combinedCacheResult(caches), ...(warning ? { warning } : {}) };
   }
 
   /** The leaves of `lowerId` from whatever `feed`'s registration documents are cached (any age, any hive). */

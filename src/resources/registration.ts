@@ -9,10 +9,12 @@
 import type { Config } from '../config.ts';
 import { BadRequest, NotFound, UpstreamUnavailable } from '../errors.ts';
 import type { Reply } from '../http.ts';
+import type { CacheResult } from '../metrics.ts';
 import { isSemVer2, parseVersion } from '../nuget/identity.ts';
 import { isSemVer1Leaf, nuspecCatalogEntry, registrationDocuments, type LeafItem } from '../nuget/registration-synthesis.ts';
 import { PROXY_PATHS, parseRegistrationPath, registrationBasePath, registrationRelativePath, type RegistrationPath } from '../nuget/paths.ts';
 import { BASE_MARKER } from '../nuget/rewrite.ts';
+import { combinedCacheResult } from './documents.ts';
 import type { Feed, Feeds } from './feeds.ts';
 import { registrationKey } from './keys.ts';
 import type { LocalPackages } from './local-packages.ts';
@@ -70,7 +72,7 @@ export class RegistrationResource {
     try {
       layout = await feed.index.requireLayout();
     } catch (err) {
-      if (err instanceof UpstreamUnavailable) return this.synthesizedReply(hive, path, [feed], rc, err.message);
+      if (err instanceof UpstreamUnavailable) return this.synthesizedReply(hive, path, [feed], rc, err);
       throw err;
     }
     if (!layout.hives.has(hive)) throw new NotFound(`unknown registration hive '${hive}'`);
@@ -88,7 +90,7 @@ export class RegistrationResource {
     } catch (err) {
       if (err instanceof UpstreamUnavailable) {
         rc.log.info({ hive, rel }, 'upstream unavailable; synthesizing registration from the disk cache');
-        return this.synthesizedReply(hive, path, [feed], rc, err.message);
+        return this.synthesizedReply(hive, path, [feed], rc, err);
       }
       throw err;
     }
@@ -110,20 +112,21 @@ export class RegistrationResource {
     const candidates = new Map<string, Candidate>();
     const warnings: string[] = [];
     let found = false;
-    let local = false;
+    const caches: CacheResult[] = [];
     for (const { feed, r, error } of results) {
       if (error) {
         // This upstream cannot answer: what the proxy holds from it stands in, as offline.
         const held = await this.heldCandidates(path.lowerId, [feed], hive);
         if (held.size === 0) continue;
         found = true;
-        local = true;
+        caches.push('local');
         warnings.push(`nuget-proxy: upstream ${feed.name} unavailable (${error.message}); its versions come from the packages this proxy holds`);
         for (const [v, c] of held) if (!candidates.has(v)) candidates.set(v, c);
         continue;
       }
       if (!r) continue;
       found = true;
+      if (r.cache) caches.push(r.cache);
       if (r.warning) warnings.push(r.warning);
       for (const [v, leaf] of r.leaves) if (!candidates.has(v)) candidates.set(v, { leaf, feed, published: leafPublished(leaf) });
     }
@@ -134,7 +137,7 @@ export class RegistrationResource {
     }
     const stored = await this.render(hive, path, candidates, rc, warnings);
     if (stored === null) throw new NotFound(`registration document ${registrationRelativePath(path)} does not exist`);
-    return { status: 200, resource: 'registration', cache: local ? 'local' : 'hit', body: { kind: 'json', stored }, ...(warnings.length > 0 ? { warnings } : {}) };
+    return { status: 200, resource: 'registration', cache: combinedCacheResult(caches), body: { kind: 'json', stored }, ...(warnings.length > 0 ? { warnings } : {}) };
   }
 
   private knownHive(hive: string): boolean {
@@ -216,14 +219,15 @@ export class RegistrationResource {
     return this.render(hive, path, candidates, rc, warnings);
   }
 
-  private async synthesizedReply(hive: string, path: RegistrationPath, route: readonly Feed[], rc: RequestContext, upstreamProblem?: string): Promise<Reply> {
+  private async synthesizedReply(hive: string, path: RegistrationPath, route: readonly Feed[], rc: RequestContext, upstreamProblem?: UpstreamUnavailable): Promise<Reply> {
     const warnings: string[] = [];
     const stored = await this.synthesize(hive, path, route, rc, warnings);
     if (stored === null) {
-      if (upstreamProblem) throw new UpstreamUnavailable(503, 'UPSTREAM_UNAVAILABLE', `${upstreamProblem}; and the proxy holds no version of '${path.lowerId}'`);
+      // Nothing to build it from: upstream's failure as it was (502, 503 or 504, like every resource).
+      if (upstreamProblem) throw upstreamProblem;
       throw new NotFound(`'${path.lowerId}' (${path.kind}) is not in this offline cache`);
     }
-    if (upstreamProblem) warnings.unshift(`nuget-proxy: ${upstreamProblem}; registration built from the packages this proxy holds`);
+    if (upstreamProblem) warnings.unshift(`nuget-proxy: ${upstreamProblem.message}; registration built from the packages this proxy holds`);
     return { status: 200, resource: 'registration', cache: 'local', body: { kind: 'json', stored }, ...(warnings.length > 0 ? { warnings } : {}) };
   }
 }

@@ -10,13 +10,14 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { BadRequest, NotFound, UpstreamUnavailable, errorMessage } from '../errors.ts';
 import type { Reply } from '../http.ts';
-import type { Resource } from '../metrics.ts';
+import type { CacheResult, Resource } from '../metrics.ts';
 import { compareVersions, parseVersion, toLowerId, toLowerVersion, type NuGetVersion } from '../nuget/identity.ts';
 import { autocomplete, parseSearchParams, searchPackages, type LocalPackage } from '../nuget/local-search.ts';
 import { interleave, mergeSearchResults, resultVersions } from '../nuget/merge.ts';
 import { PROXY_PATHS, registrationBasePath } from '../nuget/paths.ts';
 import { BASE_MARKER } from '../nuget/rewrite.ts';
 import type { RewritePool } from '../rewrite-pool.ts';
+import { combinedCacheResult } from './documents.ts';
 import type { Feed, Feeds } from './feeds.ts';
 import { searchKey } from './keys.ts';
 import type { LocalPackages } from './local-packages.ts';
@@ -149,7 +150,7 @@ export class SearchResource {
    * Every upstream's parsed answer (those that cannot answer are left out, with a warning); null when none
    * of them has a `kind` resource at all (then the proxy's own search answers, as the index promises).
    */
-  private async askAll(feeds: readonly Feed[], kind: SearchKind, querystring: string, warnings: string[]): Promise<Array<{ feed: Feed; doc: Json }> | null> {
+  private async askAll(feeds: readonly Feed[], kind: SearchKind, querystring: string, warnings: string[]): Promise<Array<{ feed: Feed; doc: Json; cache: CacheResult }> | null> {
     let offered = false;
     const answers = await Promise.all(
       feeds.map(async (feed) => {
@@ -160,7 +161,7 @@ export class SearchResource {
           const { result } = await this.ask(feed, kind, querystring);
           if (result.warning) warnings.push(result.warning);
           const doc = result.entry.status === 200 ? asObject(JSON.parse(result.entry.body)) : null;
-          return doc ? { feed, doc } : null;
+          return doc ? { feed, doc, cache: result.cache } : null;
         } catch (err) {
           if (err instanceof NotFound) return null;
           if (!(err instanceof UpstreamUnavailable)) throw err;
@@ -171,7 +172,7 @@ export class SearchResource {
       }),
     );
     if (!offered) return null;
-    return answers.filter((a): a is { feed: Feed; doc: Json } => a !== null);
+    return answers.filter((a): a is { feed: Feed; doc: Json; cache: CacheResult } => a !== null);
   }
 
   /** A search result less the versions the policy hides (each judged as its upstream's); null when none is left. */
@@ -220,7 +221,7 @@ export class SearchResource {
       }
       const total = answers.reduce((n, { doc }) => n + (typeof doc['totalHits'] === 'number' ? doc['totalHits'] : Array.isArray(doc['data']) ? doc['data'].length : 0), 0);
       const context = asObject(answers[0]?.doc['@context']) ?? { '@vocab': 'http://schema.nuget.org/schema#' };
-      return this.reply(kind, { '@context': context, totalHits: Math.max(data.length, total - dropped), data: data.slice(skip, skip + take) }, warnings);
+      return this.reply(kind, { '@context': context, totalHits: Math.max(data.length, total - dropped), data: data.slice(skip, skip + take) }, warnings, combinedCacheResult(answers.map((a) => a.cache)));
     }
     const seen = new Set<string>();
     const perFeed: string[][] = [];
@@ -236,7 +237,7 @@ export class SearchResource {
       perFeed.push(kept);
     }
     const ids = interleave(perFeed);
-    return this.reply(kind, { '@context': { '@vocab': 'http://schema.nuget.org/schema#' }, totalHits: ids.length, data: ids.slice(skip, skip + take) }, warnings);
+    return this.reply(kind, { '@context': { '@vocab': 'http://schema.nuget.org/schema#' }, totalHits: ids.length, data: ids.slice(skip, skip + take) }, warnings, combinedCacheResult(answers.map((a) => a.cache)));
   }
 
   /** `autocomplete?id=X`: X's versions from the upstreams X routes to, less what the policy hides. */
@@ -266,10 +267,10 @@ export class SearchResource {
       entries = entries.filter(([v]) => visible.has(v));
     }
     const data = entries.sort((a, b) => compareVersions(a[1].version, b[1].version)).map(([, o]) => o.text);
-    return this.reply('autocomplete', { '@context': { '@vocab': 'http://schema.nuget.org/schema#' }, totalHits: data.length, data }, warnings);
+    return this.reply('autocomplete', { '@context': { '@vocab': 'http://schema.nuget.org/schema#' }, totalHits: data.length, data }, warnings, combinedCacheResult(answers.map((a) => a.cache)));
   }
 
-  private reply(kind: SearchKind, doc: Json, warnings: readonly string[]): Reply {
-    return { status: 200, resource: kind, cache: 'hit', body: { kind: 'json', stored: JSON.stringify(doc) }, ...(warnings.length > 0 ? { warnings: [...new Set(warnings)] } : {}) };
+  private reply(kind: SearchKind, doc: Json, warnings: readonly string[], cache: CacheResult): Reply {
+    return { status: 200, resource: kind, cache, body: { kind: 'json', stored: JSON.stringify(doc) }, ...(warnings.length > 0 ? { warnings: [...new Set(warnings)] } : {}) };
   }
 }

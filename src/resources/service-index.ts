@@ -4,6 +4,7 @@
 
 import { buildClientIndex, buildLayout, multiUpstreamResources, offlineResources } from '../nuget/service-index.ts';
 import type { Reply } from '../http.ts';
+import type { CacheResult } from '../metrics.ts';
 import type { Feeds } from './feeds.ts';
 import type { Layout } from './upstream-index.ts';
 import type { RequestContext } from './types.ts';
@@ -35,7 +36,7 @@ export class ServiceIndexResource {
     const feed = feeds.first;
     let layout: Layout | null = null;
     let warning: string | undefined;
-    let cache: 'hit' | 'local' = 'hit';
+    let cache: CacheResult = 'hit';
     let freshUntilMs: number | undefined;
     if (offline) {
       layout = await feed.index.layout();
@@ -45,6 +46,7 @@ export class ServiceIndexResource {
         layout = r.layout;
         warning = r.warning;
         freshUntilMs = r.freshUntilMs;
+        cache = r.cache;
       } catch (err) {
         // Upstream gone and never cached: still describe what the proxy can serve from its disk.
         warning = `nuget-proxy: upstream service index unavailable (${(err as Error).message}); serving the proxy's own index`;
@@ -77,13 +79,9 @@ export class ServiceIndexResource {
   private async serveMulti(rc: RequestContext): Promise<Reply> {
     let vulnerability = await this.deps.hasVulnerabilityData();
     if (!vulnerability && !this.deps.offline) {
-      for (const feed of this.deps.feeds.all) {
-        const layout = await feed.index.layout().catch(() => null);
-        if (layout?.vulnerability) {
-          vulnerability = true;
-          break;
-        }
-      }
+      // All at once: with upstreams black-holed the client waits one request deadline, not one per upstream.
+      const layouts = await Promise.all(this.deps.feeds.all.map((feed) => feed.index.layout().catch(() => null)));
+      vulnerability = layouts.some((layout) => Boolean(layout?.vulnerability));
     }
     const index = buildClientIndex(this.multi, { publicBase: rc.publicBase, https: rc.https, vulnerability });
     return { status: 200, resource: 'service_index', cache: 'local', body: { kind: 'json', stored: JSON.stringify(index) } };

@@ -3,6 +3,7 @@
 // the proxy. A folder upstream has a fixed layout (folder-upstream.ts).
 
 import { UpstreamUnavailable } from '../errors.ts';
+import type { CacheResult } from '../metrics.ts';
 import { folderResources } from '../folder-upstream.ts';
 import { buildRewriteRules, type PrefixRule } from '../nuget/rewrite.ts';
 import { buildLayout, parseServiceIndex, type UpstreamLayout } from '../nuget/service-index.ts';
@@ -18,9 +19,9 @@ export interface UpstreamIndex {
   layout(): Promise<Layout | null>;
   /** The layout, or a 5xx explaining why there is none. */
   requireLayout(): Promise<Layout>;
-  /** The layout with the warning of a stale copy, and until when the cached index is fresh, for the service
-   *  index response. */
-  fetchWithWarning(): Promise<{ layout: Layout; warning?: string; freshUntilMs?: number }>;
+  /** The layout with how it was got (X-Cache), the warning of a stale copy, and until when the cached index
+   *  is fresh, for the service index response. */
+  fetchWithWarning(): Promise<{ layout: Layout; cache: CacheResult; warning?: string; freshUntilMs?: number }>;
 }
 
 /** A V3 feed's service index, cached under the upstream's key. */
@@ -46,7 +47,7 @@ export class FeedIndex implements UpstreamIndex {
     return layout;
   }
 
-  async fetchWithWarning(): Promise<{ layout: Layout; warning?: string; freshUntilMs?: number }> {
+  async fetchWithWarning(): Promise<{ layout: Layout; cache: CacheResult; warning?: string; freshUntilMs?: number }> {
     const { docs, url, name } = this.deps;
     const result = await docs.get({
       key: serviceIndexKey(name),
@@ -63,6 +64,7 @@ export class FeedIndex implements UpstreamIndex {
     if (result.entry.status !== 200) throw new UpstreamUnavailable(502, 'UPSTREAM_NO_INDEX', `upstream ${name} service index ${url} answered 404`);
     return {
       layout: this.layoutOf(result.entry.body),
+      cache: result.cache,
       ...(result.warning ? { warning: result.warning } : {}),
       ...(result.freshUntilMs ? { freshUntilMs: result.freshUntilMs } : {}),
     };
@@ -100,7 +102,7 @@ export class FolderIndex implements UpstreamIndex {
     return this.fixed;
   }
 
-  async fetchWithWarning(): Promise<{ layout: Layout }> {
-    return { layout: this.fixed };
+  async fetchWithWarning(): Promise<{ layout: Layout; cache: CacheResult }> {
+    return { layout: this.fixed, cache: 'hit' };
   }
 }

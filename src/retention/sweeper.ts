@@ -6,6 +6,9 @@
 // prefetched with --pin) and never one served or filled within the grace window (a download in progress).
 // A version's .nupkg goes first, so it stops being "held" (version lists, offline registration, search)
 // before its other files disappear; the generation stamp then tells other processes to forget it too.
+// Every sweep also prunes the persistent metadata tier (metadata/): documents nobody needed, so none was
+// refreshed, for --metadata-unused-days, and the least recently refreshed past --max-metadata-entries —
+// so no client can grow it without bound (upstream 404s never reach it at all; see metadata-store.ts).
 
 import { writeBlob, type BlobStore } from '../storage/blob-store.ts';
 import { bumpGeneration } from '../storage/generation.ts';
@@ -51,11 +54,29 @@ export const QUOTA_HIGH_WATERMARK = 0.95;
 export const QUOTA_LOW_WATERMARK = 0.9;
 const EVICT_CONCURRENCY = 16;
 
+/** Bounds of the persistent metadata tier; absent (offline): never pruned, it cannot be fetched again. */
+export interface MetadataPolicy {
+  /** Documents not written (filled or refreshed) for this long are deleted. */
+  readonly unusedMs: number;
+  /** Past this many documents the oldest go, down to QUOTA_LOW_WATERMARK of it. */
+  readonly maxEntries: number;
+}
+
+export interface MetadataPruneResult {
+  readonly entries: number;
+  readonly unused: number;
+  readonly overCap: number;
+}
+
+/** Early metadata sweeps (after many writes) start at most this often. */
+const EARLY_SWEEP_MIN_INTERVAL_MS = 60_000;
+
 export interface SweeperDeps {
   readonly blobs: BlobStore;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly policy: RetentionPolicy;
+  readonly metadata?: MetadataPolicy;
   /** Told about every evicted version (in-memory views drop it). */
   readonly onEvicted?: (lowerId: string, lowerVersion: string) => void;
   /** Runs the sweep under a cross-process lease when one is available (one sweeper at a time). */
@@ -70,6 +91,8 @@ export class Sweeper {
   private addedSinceSweep = 0;
   private lastUsedBytes = 0;
   private last: (SweepResult & { readonly atMs: number }) | null = null;
+  private metadataWritesSinceSweep = 0;
+  private lastSweepStartedAt = 0;
 
   constructor(private readonly deps: SweeperDeps) {
     deps.metrics.storageQuotaBytes.set(deps.policy.maxBytes ?? 0);
@@ -105,11 +128,28 @@ export class Sweeper {
     }
   }
 
+  /** A metadata document was written: sweep soon when enough were that the entry cap may be passed. */
+  noteMetadataWritten(): void {
+    const max = this.deps.metadata?.maxEntries;
+    if (max === undefined) return;
+    this.metadataWritesSinceSweep++;
+    if (this.metadataWritesSinceSweep < Math.max(10, Math.floor(max / 10)) || this.running) return;
+    if (Date.now() - this.lastSweepStartedAt < EARLY_SWEEP_MIN_INTERVAL_MS) return;
+    this.metadataWritesSinceSweep = 0;
+    if (this.soon) clearTimeout(this.soon);
+    this.soon = setTimeout(() => void this.sweep().catch(() => undefined), 250);
+    this.soon.unref();
+  }
+
   /** One sweep (concurrent callers share it). null without a policy (access records folded only) or when another process holds the sweep lease. */
   sweep(): Promise<SweepResult | null> {
     this.running ??= (async () => {
       try {
-        const run = () => (this.enabled ? this.sweepOnce() : this.foldOnly());
+        const run = async () => {
+          this.lastSweepStartedAt = Date.now();
+          await this.pruneMetadata();
+          return this.enabled ? this.sweepOnce() : this.foldOnly();
+        };
         return this.deps.exclusive ? await this.deps.exclusive(run) : await run();
       } catch (err) {
         this.deps.metrics.retentionSweeps.inc({ result: 'error' });
@@ -125,6 +165,40 @@ export class Sweeper {
   private async foldAccess(): Promise<{ index: AccessMap; folded: string[] }> {
     const { served, deltaKeys } = await readAccessRecords(this.deps.blobs);
     return { index: served, folded: deltaKeys };
+  }
+
+  /**
+   * Deletes metadata documents not written for `unusedMs`, then the oldest past `maxEntries` (down to 90%).
+   * A document's write time is when it was last filled or refreshed, and documents are refreshed whenever
+   * they are used after their TTL: an old one is one nobody asked for. Deleted ones are fetched again.
+   */
+  async pruneMetadata(): Promise<MetadataPruneResult | null> {
+    const policy = this.deps.metadata;
+    if (!policy) return null;
+    const { blobs, metrics, log } = this.deps;
+    this.metadataWritesSinceSweep = 0;
+    const now = Date.now();
+    const kept: Array<{ key: string; writtenAt: number }> = [];
+    let unused = 0;
+    for await (const o of blobs.list(METADATA_PREFIX)) {
+      if (now - o.lastModifiedMs > policy.unusedMs) {
+        if (await blobs.delete(o.key)) unused++;
+      } else {
+        kept.push({ key: o.key, writtenAt: o.lastModifiedMs });
+      }
+    }
+    let overCap = 0;
+    if (kept.length > policy.maxEntries) {
+      kept.sort((a, b) => a.writtenAt - b.writtenAt);
+      const excess = kept.length - Math.floor(policy.maxEntries * QUOTA_LOW_WATERMARK);
+      for (const e of kept.slice(0, excess)) if (await blobs.delete(e.key)) overCap++;
+    }
+    const entries = kept.length - overCap;
+    metrics.metadataEntries.set(entries);
+    if (unused > 0) metrics.metadataPruned.inc({ reason: 'unused' }, unused);
+    if (overCap > 0) metrics.metadataPruned.inc({ reason: 'cap' }, overCap);
+    if (unused + overCap > 0) log.info({ entries, unused, overCap, maxEntries: policy.maxEntries }, 'metadata pruned');
+    return { entries, unused, overCap };
   }
 
   /** Package versions and the bytes of everything that counts against the quota (packages and metadata). */

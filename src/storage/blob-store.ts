@@ -86,6 +86,25 @@ export class StorageError extends Error {
   }
 }
 
+/** errno codes that mean the local storage itself is in trouble (as opposed to a missing file). */
+const STORAGE_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'EFBIG']);
+
+/**
+ * `err` as a StorageError when it is one already or a file-system error of the storage itself (disk full,
+ * read-only, I/O error, no file handles); null for anything else (a missing file, a bug).
+ */
+export function asStorageError(err: unknown, what: string): StorageError | null {
+  if (err instanceof StorageError) return err;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code && STORAGE_ERRNO.has(code) ? new StorageError(`${what}: ${(err as Error).message}`, code, { cause: err }) : null;
+}
+
+/** A short, bounded code for a storage failure (a metric label): the StorageError's or errno code. */
+export function storageCodeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? code : 'UNKNOWN';
+}
+
 // Letters, marks, digits and connector punctuation of any script, as NuGet package ids allow them (.NET's \w:
 // `Café.Lib` is a valid id), plus the ASCII punctuation of versions and file names. No separators, no controls.
 const SEGMENT = /^[\p{L}\p{Mn}\p{Nd}\p{Pc}._+~=@-]+$/u;

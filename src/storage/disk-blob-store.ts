@@ -7,6 +7,7 @@ import { open, link, mkdir, readdir, rename, rmdir, stat, unlink, type FileHandl
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
+  asStorageError,
   checkKey,
   checkPrefix,
   StorageError,
@@ -26,13 +27,8 @@ import { LocalTemp } from './local-temp.ts';
 const READ_CHUNK_BYTES = 512 * 1024;
 const RESERVED_TOP = new Set([LOCAL_TEMP_DIR, LOCAL_LOCKS_DIR]);
 
-/** errno codes that mean the storage itself is in trouble (as opposed to a missing file). */
-const STORAGE_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'EFBIG']);
-
 function storageError(err: unknown, what: string): unknown {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  if (code && STORAGE_ERRNO.has(code)) return new StorageError(`${what}: ${(err as Error).message}`, code, { cause: err });
-  return err;
+  return asStorageError(err, what) ?? err;
 }
 
 function statOf(s: { size: number; mtimeMs: number; ino: number }): BlobStat {

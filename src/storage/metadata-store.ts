@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics.ts';
 import type { RedisConnection } from '../redis.ts';
 import { LruCache } from '../cache/lru.ts';
 import type { MemorySpace } from '../cache/memory-tier.ts';
-import type { BlobStore } from './blob-store.ts';
+import { storageCodeOf, type BlobStore } from './blob-store.ts';
 import { BlobKeyvStore } from './blob-keyv-store.ts';
 
 export interface MetaEntry {
@@ -39,10 +39,14 @@ export interface MetadataStoreOptions {
   readonly log: Logger;
   /** How long Redis keeps persistent entries (they are also kept in the blob store's metadata/). */
   readonly sharedRetentionMs?: number;
+  /** How long Redis keeps an upstream 404 (--not-found-ttl-seconds); default a minute. */
+  readonly notFoundRetentionMs?: number;
+  /** Told after each write to the persistent tier (retention sweeps early when many documents arrive). */
+  readonly onPersisted?: () => void;
 }
 
 export interface SetOptions {
-  /** false: memory and Redis only (search results) — never written to disk. */
+  /** false: memory and Redis only (search results) — never written to disk. Upstream 404s never are. */
   readonly persist?: boolean;
   /** Redis expiry for this entry. */
   readonly sharedTtlMs?: number;
@@ -75,6 +79,14 @@ export function deserializeEntry<Value>(text: string): DeserializedData<Value> |
 
 const SERIALIZATION = { serialize: serializeEntry, deserialize: deserializeEntry };
 
+/**
+ * Only documents go to the persistent tier. An upstream 404 is remembered in memory and Redis alone: any
+ * client can make up ids, so on disk such entries would grow without bound (and they expire in a minute).
+ */
+function persistable(entry: MetaEntry): boolean {
+  return entry.status === 200;
+}
+
 function newer(a: MetaEntry | undefined, b: MetaEntry | undefined): MetaEntry | undefined {
   if (!a) return b;
   if (!b) return a;
@@ -97,7 +109,11 @@ export class MetadataStore {
     this.memory = options.memory ?? new LruCache<MetaEntry>(options.memoryBytes ?? 0, metaEntrySize);
     this.diskStore = new BlobKeyvStore(options.blobs);
     this.disk = new Keyv<MetaEntry>({ store: this.diskStore, namespace: '', ...SERIALIZATION });
-    this.disk.on('error', (err: unknown) => options.log.warn({ err }, 'metadata disk store error'));
+    this.disk.on('error', (err: unknown) => {
+      // A full or read-only cache costs persistence only: the entry is still served from memory (and Redis).
+      options.metrics.storageErrors.inc({ operation: 'metadata', code: storageCodeOf(err) });
+      options.log.warn({ err }, 'metadata disk store error');
+    });
     if (options.redis) {
       const redis = new KeyvRedis<MetaEntry>(options.redis.client, { namespace: 'nuget-proxy', throwOnErrors: true, throwOnConnectError: false });
       redis.on('error', () => {
@@ -147,7 +163,7 @@ export class MetadataStore {
     const fromShared = await this.sharedOp((s) => s.get(key));
     if (fromShared && (!best || fromShared.fetchedAt > best.fetchedAt)) {
       best = fromShared;
-      if (options.persist ?? true) this.track(this.disk.set(key, fromShared));
+      if ((options.persist ?? true) && persistable(fromShared)) this.track(this.disk.set(key, fromShared));
     }
     if (best) this.memory.set(key, best);
     return best;
@@ -156,10 +172,19 @@ export class MetadataStore {
   /** Stores an entry in every tier. Disk writes are awaited (they make offline serving possible). */
   async set(key: string, entry: MetaEntry, options: SetOptions = {}): Promise<void> {
     this.memory.set(key, entry);
-    const persist = options.persist ?? true;
+    const persist = (options.persist ?? true) && persistable(entry);
     const writes: Promise<unknown>[] = [];
-    if (persist) writes.push(this.disk.set(key, entry).catch((err: unknown) => this.options.log.warn({ err }, 'metadata disk write failed')));
-    const ttl = options.sharedTtlMs ?? this.options.sharedRetentionMs ?? 30 * 24 * 3600 * 1000;
+    if (persist) {
+      writes.push(
+        this.disk.set(key, entry).then(
+          () => this.options.onPersisted?.(),
+          (err: unknown) => this.options.log.warn({ err }, 'metadata disk write failed'),
+        ),
+      );
+    }
+    const ttl =
+      options.sharedTtlMs ??
+      (persistable(entry) ? (this.options.sharedRetentionMs ?? 30 * 24 * 3600 * 1000) : Math.max(1000, this.options.notFoundRetentionMs ?? 60_000));
     writes.push(this.sharedOp((s) => s.set(key, entry, ttl)));
     await Promise.all(writes);
   }

@@ -55,13 +55,14 @@ describe('prometheus/alerts.yml', () => {
     assert.match(r.stdout, new RegExp(`SUCCESS: ${rules.length} rules found`));
   });
 
-  it('covers upstream breaker open, 5xx ratio, fill failures, storage near quota and Redis down; each with severity, summary and description', () => {
+  it('covers upstream breaker open, 5xx ratio, fill failures, storage near quota, Redis down and a cache that cannot be written; each with severity, summary and description', () => {
     assert.deepEqual(rules.map((r) => r.alert), [
       'NuGetProxyUpstreamBreakerOpen',
       'NuGetProxyHighErrorRatio',
       'NuGetProxyFillFailures',
       'NuGetProxyStorageNearQuota',
       'NuGetProxyRedisDown',
+      'NuGetProxyCacheNotWritable',
     ]);
     const uses = (alert: string, metric: string) => assert.ok(rules.find((r) => r.alert === alert)?.expr.includes(metric), `${alert} uses ${metric}`);
     uses('NuGetProxyUpstreamBreakerOpen', 'nuget_proxy_upstream_breaker_state');
@@ -69,6 +70,7 @@ describe('prometheus/alerts.yml', () => {
     uses('NuGetProxyFillFailures', 'nuget_proxy_blob_fills_total{result=~"error|invalid"}');
     uses('NuGetProxyStorageNearQuota', '(nuget_proxy_storage_quota_bytes > 0)');
     uses('NuGetProxyRedisDown', 'nuget_proxy_redis_up');
+    uses('NuGetProxyCacheNotWritable', 'nuget_proxy_storage_errors_total[2m]');
     for (const r of rules) {
       assert.match(r.labels?.['severity'] ?? '', /^(warning|critical)$/, `${r.alert} severity`);
       assert.ok(r.annotations?.['summary'] && r.annotations['description'], `${r.alert} summary and description`);
@@ -113,6 +115,7 @@ describe('promtool test rules prometheus/alerts.test.yml (synthetic series)', ()
       ['half-open-ignored', (t) => t.replace('(nuget_proxy_upstream_breaker_state) > 0', '(nuget_proxy_upstream_breaker_state) == 1'), /NuGetProxyUpstreamBreakerOpen/],
       ['not-found-counted', (t) => t.replace('result=~"error|invalid"', 'result=~"error|invalid|not_found"'), /NuGetProxyFillFailures/],
       ['redis-for', (t) => t.replace(/(nuget_proxy_redis_up == 0\n\s+for: )2m/, '$15m'), /NuGetProxyRedisDown/],
+      ['storage-window', (t) => t.replace('nuget_proxy_storage_errors_total[2m]', 'nuget_proxy_storage_errors_total[10m]'), /NuGetProxyCacheNotWritable/],
     ];
     for (const [name, edit, failing] of mutations) {
       const r = await testMutated(name, edit);

@@ -173,7 +173,7 @@ describe('a real Prometheus server scraping the proxy', () => {
       const all = body.data.groups.flatMap((g) => g.rules);
       return all.length > 0 && all.every((r) => !r.lastEvaluation.startsWith('0001-')) ? all : undefined;
     });
-    assert.equal(rules.length, 5, rules.map((r) => r.name).join(', '));
+    assert.equal(rules.length, 6, rules.map((r) => r.name).join(', '));
     for (const r of rules) {
       assert.equal(r.health, 'ok', `${r.name}: ${r.lastError ?? ''}`);
       assert.equal(r.state, 'inactive', `${r.name} is ${r.state} for a healthy proxy`);

@@ -72,10 +72,14 @@ export type FaultRule = FaultBase &
     | { readonly kind: 'delay'; readonly ms: number }
     /** Destroy the socket with a TCP RST, no response. */
     | { readonly kind: 'reset' }
+    /** Close the connection cleanly (FIN) without a response: the client sees "socket hang up". */
+    | { readonly kind: 'close' }
     /** Send the real headers (full Content-Length) and only `bytes` of the body (default: half), then destroy the socket. */
     | { readonly kind: 'truncate'; readonly bytes?: number }
     /** Never answer; the socket stays open until the client gives up or the fake stops. */
     | { readonly kind: 'hang' }
+    /** Send the real headers and only `bytes` of the body (default: half), then nothing more; the socket stays open. */
+    | { readonly kind: 'stall'; readonly bytes?: number }
     /** Send the real response, its body at this rate (a slow drip, so a fill lasts long enough to interrupt). */
     | { readonly kind: 'throttle'; readonly bytesPerSecond: number }
   );
@@ -109,7 +113,8 @@ export interface FakeUpstream {
   /** Requests matching like a fault rule's `match`, optionally limited to one method or server. */
   count(match: string | RegExp, filter?: { readonly method?: string; readonly server?: ServerName }): number;
   resetLog(): void;
-  addFault(rule: FaultRule): void;
+  /** Adds a fault; the function returned removes this one rule (others stay). */
+  addFault(rule: FaultRule): () => void;
   clearFaults(): void;
   /** The main server (or `which`) accepts connections and requests but never answers anything. */
   setBlackhole(on: boolean, which?: ServerName | 'both'): void;
@@ -210,8 +215,12 @@ class FakeUpstreamServer implements FakeUpstream {
   resetLog(): void {
     this.log.length = 0;
   }
-  addFault(rule: FaultRule): void {
-    this.faults.push({ rule, remaining: rule.times ?? Number.POSITIVE_INFINITY });
+  addFault(rule: FaultRule): () => void {
+    const fault = { rule, remaining: rule.times ?? Number.POSITIVE_INFINITY };
+    this.faults.push(fault);
+    return () => {
+      this.faults = this.faults.filter((f) => f !== fault);
+    };
   }
   clearFaults(): void {
     this.faults = [];
@@ -330,6 +339,9 @@ class FakeUpstreamServer implements FakeUpstream {
       case 'reset':
         req.socket.resetAndDestroy();
         return;
+      case 'close':
+        req.socket.end();
+        return;
       case 'status': {
         const body = Buffer.isBuffer(fault.body) ? fault.body : Buffer.from(fault.body ?? `fake upstream: injected status ${fault.status}`, 'utf8');
         const length: Record<string, string> = fault.chunked ? {} : { 'content-length': String(body.length) };
@@ -356,7 +368,8 @@ class FakeUpstreamServer implements FakeUpstream {
       const searchPath = server === 'main' ? url.pathname.slice('/search'.length) : url.pathname;
       response = searchHere ? routeSearch(this.ctx, searchPath, url.searchParams) : routeMain(this.ctx, url.pathname);
     }
-    this.send(server, req, res, pathAndQuery, response, fault?.kind === 'truncate' ? fault : null, fault?.kind === 'throttle' ? fault : null);
+    const cut = fault?.kind === 'truncate' || fault?.kind === 'stall' ? fault : null;
+    this.send(server, req, res, pathAndQuery, response, cut, fault?.kind === 'throttle' ? fault : null);
   }
 
   /** ETag/Last-Modified for a 200 body; Last-Modified moves forward (by ≥ 1 s) whenever the body changes. */
@@ -375,7 +388,7 @@ class FakeUpstreamServer implements FakeUpstream {
     res: ServerResponse,
     pathAndQuery: string,
     r: FeedResponse,
-    truncate: { readonly bytes?: number } | null,
+    cut: { readonly kind: 'truncate' | 'stall'; readonly bytes?: number } | null,
     throttle: { readonly bytesPerSecond: number } | null = null,
   ): void {
     const headers: Record<string, string> = { ...r.headers };
@@ -401,9 +414,12 @@ class FakeUpstreamServer implements FakeUpstream {
       res.end();
       return;
     }
-    if (truncate && r.status === 200) {
-      const bytes = Math.min(truncate.bytes ?? Math.floor(r.body.length / 2), Math.max(r.body.length - 1, 0));
-      res.write(r.body.subarray(0, bytes), () => res.destroy());
+    if (cut && r.status === 200) {
+      const bytes = Math.min(cut.bytes ?? Math.floor(r.body.length / 2), Math.max(r.body.length - 1, 0));
+      // truncate: the connection drops mid-body; stall: the rest never comes (the socket stays open).
+      res.write(r.body.subarray(0, bytes), () => {
+        if (cut.kind === 'truncate') res.destroy();
+      });
       return;
     }
     if (throttle) {

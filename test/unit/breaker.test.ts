@@ -44,6 +44,25 @@ describe('CircuitBreaker', () => {
     assert.deepEqual(breaker.admit(HOST), { allowed: false, retryInMs: 1 });
   });
 
+  it('trip (a request waited its whole deadline unanswered) opens at once, below the threshold', () => {
+    const { breaker, changes } = setup({ failureThreshold: 3, backoffMs: 1000 });
+    breaker.trip(HOST);
+    assert.equal(breaker.state(HOST), 'open');
+    assert.deepEqual(breaker.admit(HOST), { allowed: false, retryInMs: 1000 });
+    breaker.trip(HOST);
+    assert.deepEqual(changes, [[HOST, 'open']], 'tripping an open breaker changes nothing');
+  });
+
+  it('trip during a probe is a failed probe: open again with a longer back-off', () => {
+    const { breaker, clock } = setup({ backoffMs: 1000, maxBackoffMs: 8000 });
+    openIt(breaker);
+    clock.t += 1000;
+    assert.deepEqual(breaker.admit(HOST), { allowed: true, probe: true });
+    breaker.trip(HOST);
+    assert.equal(breaker.state(HOST), 'open');
+    assert.deepEqual(breaker.admit(HOST), { allowed: false, retryInMs: 2000 });
+  });
+
   it('counts consecutive failures only: a success in between resets the count', () => {
     const { breaker } = setup({ failureThreshold: 3 });
     breaker.recordFailure(HOST);
