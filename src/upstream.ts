@@ -521,7 +521,9 @@ export class UpstreamClient implements UpstreamTransport {
       try {
         const sink = typeof target === 'string' ? createWriteStream(target) : await target.begin({ declaredBytes: length, sha512: expected });
         sink.once('error', (err: Error) => {
-          spoolError = err;
+          // pipeline() also destroys the sink with upstream's error (a FillSpool writable then emits it):
+          // only the sink's own failure (a write to the local disk) is the proxy's storage.
+          if (!(err instanceof AttemptError || err instanceof RequestError || err instanceof ProxyError)) spoolError = err;
         });
         await pipeline(stream, meter, sink);
       } catch (err) {

@@ -34,6 +34,8 @@ import type { PolicyGate } from './policy.ts';
 import type { AccessLog } from '../retention/access-log.ts';
 import type { RequestContext } from './types.ts';
 
+/** How long after a fill failed on storage new fills are not streamed through (see ensure()). */
+const STORAGE_TROUBLE_MS = 60_000;
 const RESOURCE_OF: Record<FlatFile, Resource> = { nupkg: 'nupkg', nuspec: 'nuspec', icon: 'icon', readme: 'readme' };
 
 export interface FlatContainerDeps {
@@ -90,6 +92,8 @@ export class FlatContainerResource {
   private readonly fills = new SingleFlight<FillResult, FillSpool | null>();
   /** ETags of cached packages (their SHA-512), so a cache hit costs one stat, not a second file read. */
   private readonly etags = new LruCache<string>(4 * 1024 * 1024, (e) => e.length + 96);
+  /** When a fill last failed on the proxy's own storage (0: never). */
+  private storageFailedAt = 0;
 
   constructor(private readonly deps: FlatContainerDeps) {}
 
@@ -396,7 +400,9 @@ export class FlatContainerResource {
     );
     // Only the request that made this process fill counts as the miss; the rest waited for a fill here or
     // in another process or replica.
-    if (follow && flight.companion) {
+    // While the cache has just failed to store a fill (a full disk), clients wait for the fill instead: a
+    // streamed response could only break off, a waiting one gets the clear 507/503.
+    if (follow && flight.companion && Date.now() - this.storageFailedAt > STORAGE_TROUBLE_MS) {
       // Settles before the flight does (the spool closes first): null when there is nothing to follow.
       const followed = await flight.companion.follow();
       if (followed) {
@@ -441,6 +447,7 @@ export class FlatContainerResource {
     const storage = asStorageError(err, `cannot store the ${req.file} of ${req.lowerId} ${req.lowerVersion}`);
     if (!storage) return err;
     const { blobs, metrics, log } = this.deps;
+    this.storageFailedAt = Date.now();
     metrics.storageErrors.inc({ operation: 'fill', code: storage.code });
     log.error({ lowerId: req.lowerId, lowerVersion: req.lowerVersion, file: req.file, code: storage.code, err: storage.message, cache: blobs.description }, 'cache not writable: fill failed');
     return new CacheUnavailable(storage.code, blobs.description, { cause: storage });

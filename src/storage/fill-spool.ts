@@ -2,9 +2,10 @@
 // writes its own temp file; a client follows the attempt it joined, reading what is on disk at its own
 // pace (a slow client holds back neither the fill nor memory), and never gets the attempt's last byte
 // until the fill releases it — after the checks — so no client can see a complete response whose bytes
-// fail them. A failed attempt or a rejected fill destroys its readers (their connections are aborted,
-// and NuGet clients retry); a later attempt is never appended to bytes a client already has. A reader
-// going away never affects the fill.
+// fail them. When an attempt breaks off and the retry announces the same body (the same Content-Length,
+// and the same x-ms-meta-sha512 when either sends one: a package is immutable), its readers carry on from
+// where they are in the retry's file; otherwise, and when the fill fails or is rejected, they are destroyed
+// (their connections are aborted, and NuGet clients retry). A reader going away never affects the fill.
 
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
@@ -25,10 +26,22 @@ export interface FollowedFill extends AttemptHeaders {
 
 const READ_CHUNK_BYTES = 256 * 1024;
 
+/**
+ * Whether a retry's bytes can continue a broken-off attempt's: the same known length, and the same
+ * x-ms-meta-sha512 when either announced one (the final checks then cover every byte a reader gets).
+ */
+function sameBody(a: AttemptHeaders, b: AttemptHeaders): boolean {
+  return a.declaredBytes !== null && a.declaredBytes === b.declaredBytes && a.sha512 === b.sha512;
+}
+
 class Attempt {
   written = 0;
   state: 'receiving' | 'released' | 'failed' = 'receiving';
   error: Error | null = null;
+  /** A failed attempt: the retry its readers carry on with, once there is one. */
+  successor: Attempt | null = null;
+  /** A failed attempt with no retry to carry on with: its readers are destroyed. */
+  final = false;
   /** The spool is done with this attempt's file: close it once the last reader leaves. */
   retired = false;
   private readonly readers = new Set<SpoolReader>();
@@ -56,11 +69,29 @@ class Attempt {
     for (const r of this.readers) r.pump();
   }
 
-  fail(error: Error): void {
-    if (this.state !== 'receiving') return;
-    this.state = 'failed';
-    this.error = error;
+  /**
+   * The attempt broke off (`final` false: its readers wait for a retry to carry on with), or the fill is
+   * over without its bytes (`final`: they are destroyed).
+   */
+  fail(error: Error, final: boolean): void {
+    if (this.state === 'released') return;
+    if (this.state !== 'failed') {
+      this.state = 'failed';
+      this.error = error;
+    }
+    if (final) this.final = true;
     this.wake();
+  }
+
+  /** Readers of this failed attempt carry on with `next` (same announced body). */
+  handOver(next: Attempt): void {
+    this.successor = next;
+    this.wake();
+  }
+
+  /** Moves a reader to this attempt (from a failed one it followed). */
+  adopt(reader: SpoolReader): void {
+    this.readers.add(reader);
   }
 
   release(): void {
@@ -90,7 +121,7 @@ class SpoolReader extends Readable {
   private position = 0;
   private reading = false;
 
-  constructor(private readonly attempt: Attempt) {
+  constructor(private attempt: Attempt) {
     super({ highWaterMark: READ_CHUNK_BYTES });
   }
 
@@ -103,7 +134,15 @@ class SpoolReader extends Readable {
     if (this.reading || this.destroyed) return;
     const a = this.attempt;
     if (a.state === 'failed') {
-      this.destroy(a.error ?? new Error('the download failed'));
+      if (a.successor) {
+        // The retry sends the same bytes: read on from this position in its file.
+        this.attempt = a.successor;
+        a.successor.adopt(this);
+        a.detach(this);
+        this.pump();
+      } else if (a.final) {
+        this.destroy(a.error ?? new Error('the download failed'));
+      }
       return;
     }
     const limit = a.readable;
@@ -156,16 +195,23 @@ export class FillSpool {
 
   /**
    * Starts an attempt: a fresh file, and the writable the body goes into. The previous attempt failed
-   * (that is why there is another): its readers are aborted. Readers waiting to follow join this one.
+   * (that is why there is another): its readers carry on with this one when it announces the same body,
+   * else they are aborted. Readers waiting to follow join this one.
    */
   async begin(headers: AttemptHeaders): Promise<Writable> {
     if (this.closed) throw new Error('the fill spool is closed');
-    this.current?.fail(new Error('the upstream download failed and is being retried'));
+    const previous = this.current;
     const path = this.temp.path(this.hint);
     const handle = await open(path, 'w+');
     const attempt = new Attempt(path, handle, headers);
     this.attempts.push(attempt);
     this.current = attempt;
+    if (previous) {
+      const retryError = new Error('the upstream download failed and is being retried');
+      previous.fail(retryError, false);
+      if (sameBody(previous.headers, headers)) previous.handOver(attempt);
+      else previous.fail(new Error('the upstream download failed; its retry announced a different body'), true);
+    }
     const waiting = this.followers;
     this.followers = [];
     for (const resolve of waiting) resolve({ ...headers, stream: attempt.attach() });
@@ -183,8 +229,8 @@ export class FillSpool {
         );
       },
       destroy(err, cb) {
-        // A body that broke off, or failed the length/digest checks on its way in.
-        if (err) attempt.fail(err);
+        // A body that broke off, or failed the length/digest checks on its way in: readers wait for a retry.
+        if (err) attempt.fail(err, false);
         cb(err);
       },
     });
@@ -209,7 +255,7 @@ export class FillSpool {
 
   /** The fill is rejected: abort every reader of the current attempt. */
   fail(error: Error): void {
-    this.current?.fail(error);
+    this.current?.fail(error, true);
   }
 
   /**
@@ -219,7 +265,7 @@ export class FillSpool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.current?.fail(new Error('the fill ended before its bytes were verified'));
+    this.current?.fail(new Error('the fill ended before its bytes were verified'), true);
     const waiting = this.followers;
     this.followers = [];
     for (const resolve of waiting) resolve(null);

@@ -1,6 +1,6 @@
 // Tests for src/storage/fill-spool.ts: readers follow a download as it is written, never get the last byte
-// before release, are aborted when their attempt fails or the fill is rejected, never see a retry's
-// bytes; late followers start from the first byte; closing removes the files.
+// before release, carry on in a retry that announces the same body, are aborted when it announces another
+// or the fill is rejected; late followers start from the first byte; closing removes the files.
 
 import assert from 'node:assert/strict';
 import { readdir, rm } from 'node:fs/promises';
@@ -80,29 +80,49 @@ describe('FillSpool', () => {
     await spool.close();
   });
 
-  it('a failed attempt aborts its readers; the retry gets a fresh file and new followers', async () => {
+  it('a failed attempt: its readers carry on in a retry announcing the same body, from where they were', async () => {
     const spool = new FillSpool(temp, 'c.1.0.0.nupkg');
-    const first = await spool.begin({ declaredBytes: 2000, sha512: null });
+    const data = bytes(2000, 3);
+    const first = await spool.begin({ declaredBytes: 2000, sha512: 'abc' });
     const early = collect((await spool.follow())?.stream ?? assert.fail('no attempt'));
-    await write(first, bytes(1000, 3));
+    await write(first, data.subarray(0, 1000));
     await tick();
     // As pipeline() does when the upstream body breaks off.
     first.on('error', () => undefined).destroy(new Error('connection reset'));
-    const outcome = await early.done;
-    assert.equal(outcome.ended, false);
-    assert.match(outcome.error?.message ?? '', /connection reset/);
-    assert.equal(early.bytes().length, 999);
-    // Between attempts a follower waits for the next one.
+    await tick();
+    assert.equal(early.bytes().length, 999, 'all but the last byte written, then it waits for a retry');
+    // Between attempts a new follower waits for the next one.
     const waiting = spool.follow();
-    const second = await spool.begin({ declaredBytes: 2000, sha512: null });
+    const second = await spool.begin({ declaredBytes: 2000, sha512: 'abc' });
     const next = collect((await waiting)?.stream ?? assert.fail('no attempt'));
-    const data = bytes(2000, 4);
     await write(second, data);
     await end(second);
     spool.release();
+    assert.deepEqual(await early.done, { ended: true, error: null });
+    assert.ok(early.bytes().equals(data), 'the first reader: its 999 bytes, then the rest from the retry');
     assert.deepEqual(await next.done, { ended: true, error: null });
-    assert.ok(next.bytes().equals(data), 'only the retry’s bytes, from its first byte');
+    assert.ok(next.bytes().equals(data), 'the new follower: the retry from its first byte');
     await spool.close();
+  });
+
+  it('a failed attempt whose retry announces another body, or none, aborts its readers', async () => {
+    const spool = new FillSpool(temp, 'c2.1.0.0.nupkg');
+    const first = await spool.begin({ declaredBytes: 2000, sha512: null });
+    const r1 = collect((await spool.follow())?.stream ?? assert.fail('no attempt'));
+    await write(first, bytes(1000, 3));
+    first.on('error', () => undefined).destroy(new Error('connection reset'));
+    const second = await spool.begin({ declaredBytes: 1999, sha512: null });
+    const outcome = await r1.done;
+    assert.equal(outcome.ended, false);
+    assert.match(outcome.error?.message ?? '', /connection reset/);
+    const r2 = collect((await spool.follow())?.stream ?? assert.fail('no attempt'));
+    await write(second, bytes(500, 4));
+    second.on('error', () => undefined).destroy(new Error('connection reset again'));
+    // No retry comes: the fill ends, and the reader waiting for one is aborted.
+    await spool.close();
+    const last = await r2.done;
+    assert.equal(last.ended, false);
+    assert.ok(r2.bytes().length < 1999, 'never the complete body');
   });
 
   it('a rejected fill aborts followers that hold everything but the last byte', async () => {
