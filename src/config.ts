@@ -1,5 +1,5 @@
 // The only reader of command-line flags and NUGET_PROXY_* environment variables: one table of options
-// (which also renders --help and the README reference), parsed once, every problem reported at once,
+// (which also renders --help and the reference in docs/configuration.md), parsed once, every problem reported at once,
 // then frozen.
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -945,7 +945,7 @@ export function renderOptionsHelp(command: Command): string {
   return lines.join('\n');
 }
 
-/** The configuration reference table embedded in README.md (a test keeps them identical). */
+/** The configuration reference table embedded in docs/configuration.md (a test keeps them identical). */
 export function renderConfigReference(): string {
   const rows = ['| Flag | Environment variable | Default | Commands | Meaning |', '|---|---|---|---|---|'];
   for (const spec of OPTIONS) {

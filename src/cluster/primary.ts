@@ -36,7 +36,7 @@ interface Slot {
  * primary (Node's default on Linux) rather than SCHED_NONE, where every worker accept()s on the shared
  * socket and the kernel wakes whichever it likes: measured with wrk on 2 cores, round-robin gives the
  * same throughput with keep-alive and spreads connections evenly, while SCHED_NONE piles most
- * connections on one worker (README, "Workers").
+ * connections on one worker (docs/deployment.md, "Every core: workers").
  */
 export const SCHEDULING_POLICY = cluster.SCHED_RR;
 

@@ -1,5 +1,5 @@
-// `npm run readme`: rewrites the configuration reference in README.md from the option table in
-// src/config.ts (test/unit/readme.test.ts fails when they drift apart).
+// `npm run readme`: rewrites the configuration reference in docs/configuration.md from the option table
+// in src/config.ts (test/unit/readme.test.ts fails when they drift apart).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { renderConfigReference } from '../../src/config.ts';
@@ -10,12 +10,12 @@ export const END = '<!-- config-reference:end -->';
 export function withReference(readme: string): string {
   const a = readme.indexOf(START);
   const b = readme.indexOf(END);
-  if (a < 0 || b < a) throw new Error('README.md has no config-reference markers');
+  if (a < 0 || b < a) throw new Error('docs/configuration.md has no config-reference markers');
   return `${readme.slice(0, a + START.length)}\n${renderConfigReference()}\n${readme.slice(b)}`;
 }
 
 if (process.argv[1]?.endsWith('update-readme.ts')) {
-  const path = new URL('../../README.md', import.meta.url);
+  const path = new URL('../../docs/configuration.md', import.meta.url);
   writeFileSync(path, withReference(readFileSync(path, 'utf8')));
-  console.log('README.md configuration reference updated');
+  console.log('docs/configuration.md: configuration reference updated');
 }

@@ -306,9 +306,9 @@ describe('policy section', () => {
   });
 });
 
-describe('the README example', () => {
+describe('the documented example (docs/upstreams-and-policy.md)', () => {
   it('parses; only the example machine\'s folder and CA file are missing here', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const readme = readFileSync(new URL('../../docs/upstreams-and-policy.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('## Several feeds'));
     const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
     assert.match(yaml, /packageSourceMapping:/);
