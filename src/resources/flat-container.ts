@@ -529,9 +529,6 @@ export class FlatContainerResource {
       if (gotId !== lowerId || gotVersion !== lowerVersion) {
         throw new UpstreamInvalid(`upstream ${feed.name} package for ${lowerId} ${lowerVersion} contains ${manifest.nuspec.id} ${manifest.nuspec.fullVersion}`);
       }
-      // Verified: the clients following the download may have its last bytes (and a complete response)
-      // while the commit runs.
-      spool.release();
       // The source marker first, the .nupkg last: once it is visible, its .sha512 and .nuspec are there too.
       await this.claim(lowerId, lowerVersion, feed);
       await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'sha512'), result.sha512);
@@ -539,6 +536,10 @@ export class FlatContainerResource {
       await writeBlobFrom(blobs, packageKey(lowerId, lowerVersion, 'nupkg'), createReadStream(path, { highWaterMark: 1024 * 1024 }));
       // Storage gauges, retention and the other workers follow through the held-packages view.
       this.deps.local.noteFilled(lowerId, lowerVersion, { bytes: result.bytes });
+      // Verified and committed: the clients following the download may have its last byte. A client that
+      // got a complete response finds the package in the cache (every process and replica does), and a
+      // commit that fails (a full disk) breaks their responses off instead of completing them.
+      spool.release();
       metrics.blobFills.inc({ resource: 'nupkg', result: 'ok' });
       log.info({ lowerId, lowerVersion, upstream: feed.name, bytes: result.bytes }, 'package filled');
     } catch (err) {
@@ -555,8 +556,8 @@ export class FlatContainerResource {
 
   /**
    * The cached .nupkg as a zip source, or null when the cache does not hold one that may be served. A fill
-   * of it in flight here is waited for: its clients may have it complete before the commit (the nuspec or
-   * icon they ask for next then comes out of it, not from upstream).
+   * of it in flight here is waited for (the nuspec or icon a client asks for next then comes out of it, not
+   * from upstream).
    */
   private async cachedNupkg(lowerId: string, lowerVersion: string): Promise<ZipSource | null> {
     const key = packageKey(lowerId, lowerVersion, 'nupkg');

@@ -53,6 +53,7 @@ async function fill(proxy: TestProxy): Promise<void> {
     assert.equal(r.status, 200, `${id} ${version}`);
     await r.arrayBuffer();
   }
+  await proxy.proxy.flat.drain();
   await proxy.proxy.access.flush();
 }
 
