@@ -45,7 +45,9 @@ events { worker_connections 4096; }
 http {
   access_log ${o.dir}/access.log combined;
   sendfile on;
-  tcp_nopush on;
+  # tcp_nopush off: with it on, every 100 KB cached response ended in a segment held back until the
+  # client's delayed ACK (~40 ms on loopback): 2,000 req/s instead of 16,600. nginx gets its best setting.
+  tcp_nopush off;
   tcp_nodelay on;
   keepalive_timeout 65s;
   keepalive_requests 100000;
