@@ -436,7 +436,10 @@ describe('Redis Cluster (3 masters)', () => {
       const requests = Promise.all(Array.from({ length: count }, (_, i) => download(replicas[i % REPLICAS]!.url + pkg.proxyPath, i % REPLICAS)));
       await waitUntil('the first upstream download', () => upstreamGets(pkg).length >= 1, 30_000);
       const holder = await cluster.cli(['GET', fillLeaseRedisKey(pkg.blobKey)]);
-      const filler = replicas.find((r) => r.logs().some((l) => l['msg'] === 'fill lease acquired' && l['backend'] === 'redis' && l['key'] === pkg.blobKey));
+      // Log lines are written in batches (at least every 250 ms): wait for the filler's.
+      const filler = await Promise.any(
+        replicas.map((r) => r.waitForLog((l) => l['msg'] === 'fill lease acquired' && l['backend'] === 'redis' && l['key'] === pkg.blobKey, 10_000).then(() => r)),
+      ).catch(() => undefined);
       assert.ok(filler, 'one replica took the Redis lease');
       assert.match(holder, new RegExp(`:${filler.pid}:`), 'the lease in the cluster names the filling process');
       const outcomes = await requests;
