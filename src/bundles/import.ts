@@ -272,13 +272,20 @@ async function stage(bundlePath: string, size: number, staging: string, progress
   const input: ReadStream = createReadStream(bundlePath, { highWaterMark: CHUNK_BYTES });
   const onEntry = () => progress.update({ done: input.bytesRead, total: size, bytes: input.bytesRead });
   const result: { staged: Map<string, Staged> | null } = { staged: null };
+  let extracting: Promise<void> | null = null;
   try {
-    const consume = async (source: AsyncIterable<Buffer>) => {
-      result.staged = await extractAndVerify(source, staging, onEntry);
+    const consume = (source: AsyncIterable<Buffer>): Promise<void> => {
+      extracting = extractAndVerify(source, staging, onEntry).then((staged) => {
+        result.staged = staged;
+      });
+      return extracting;
     };
     if (gzip) await pipeline(input, createGunzip(), consume);
     else await pipeline(input, consume);
   } catch (err) {
+    // pipeline() rejects as soon as gunzip fails, while the extraction may still be writing its current
+    // entry: let it stop first, so the caller's removal of the staging directory finds nothing new in it.
+    await (extracting as Promise<void> | null)?.catch(() => undefined);
     if (err instanceof ToolError) throw err;
     if (err instanceof TarError || err instanceof BundleFormatError) throw refused(err.message);
     const code = (err as NodeJS.ErrnoException).code;
