@@ -63,16 +63,20 @@ export class DiskBlobStore implements BlobStore {
     }
   }
 
-  async openRead(key: string, range?: ReadRange): Promise<Readable | null> {
-    const path = this.pathOf(key);
-    let fh: FileHandle;
+  /** The blob's file opened for reading; null when there is none. */
+  private async openFile(key: string): Promise<FileHandle | null> {
     try {
-      fh = await open(path, 'r');
+      return await open(this.pathOf(key), 'r');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return null;
       throw storageError(err, `cannot read ${key}`);
     }
+  }
+
+  async openRead(key: string, range?: ReadRange): Promise<Readable | null> {
+    const fh = await this.openFile(key);
+    if (!fh) return null;
     const start = range?.start ?? 0;
     const end = range?.end;
     if (end !== undefined && end <= start) {
@@ -83,15 +87,8 @@ export class DiskBlobStore implements BlobStore {
   }
 
   async openReader(key: string): Promise<BlobReader | null> {
-    const path = this.pathOf(key);
-    let fh: FileHandle;
-    try {
-      fh = await open(path, 'r');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return null;
-      throw storageError(err, `cannot read ${key}`);
-    }
+    const fh = await this.openFile(key);
+    if (!fh) return null;
     let closed = false;
     return {
       async read(length: number, position: number): Promise<Buffer> {
