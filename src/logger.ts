@@ -127,13 +127,58 @@ export function flushLogs(log: Logger): Promise<void> {
   });
 }
 
+let isoMs = -1;
+let isoText = '';
+
+/**
+ * pino's isoTime, formatted once per millisecond: under load many lines share a millisecond, and
+ * Date#toISOString showed in the profile of a served cache hit.
+ */
+export function cachedIsoTime(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return isoText;
+}
+
+/**
+ * Writes lines in the logger's shape (level name, time, its bindings, the fields, msg) from fields the
+ * caller serialized itself, skipping pino's generic serializer and its redaction: for lines written per
+ * request, whose fields are fixed and hold no secret (request-log.ts). Uses pino's documented symbols for
+ * library authors: the logger's stream, its serialized bindings and its time function.
+ */
+export class RawLines {
+  private readonly stream: { write(line: string): unknown };
+  private readonly bindings: string;
+  private readonly time: () => string;
+
+  constructor(private readonly log: Logger) {
+    const internals = log as unknown as Record<symbol, unknown>;
+    this.stream = internals[pino.symbols.streamSym] as { write(line: string): unknown };
+    this.bindings = (internals[pino.symbols.chindingsSym] as string | undefined) ?? '';
+    this.time = (internals[pino.symbols.timeSym] as (() => string) | undefined) ?? cachedIsoTime;
+  }
+
+  enabled(level: 'info' | 'debug'): boolean {
+    return this.log.isLevelEnabled(level);
+  }
+
+  /** `fields`: serialized members without braces (`"a":1,"b":"x"`); `msg` is escaped here. */
+  write(level: 'info' | 'debug', fields: string, msg: string): void {
+    if (!this.log.isLevelEnabled(level)) return;
+    this.stream.write(`{"level":"${level}"${this.time()}${this.bindings},${fields},"msg":${JSON.stringify(msg)}}\n`);
+  }
+}
+
 export function createLogger(options: { level: string; format: 'json' | 'pretty' }, destination?: pino.DestinationStream): Logger {
   const base = {
     level: options.level,
     base: { service: 'nuget-proxy' },
     // A secret that is not set is shown as such (null), not as '***' that reads as "set".
     redact: { paths: REDACT_PATHS, censor: (value: unknown) => (value === null || value === undefined ? value : '***') },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: cachedIsoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
   if (options.format === 'pretty' && !destination) {

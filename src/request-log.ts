@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Activity } from './activity.ts';
-import type { Logger } from './logger.ts';
+import { RawLines, type Logger } from './logger.ts';
 import type { CacheResult, Metrics } from './metrics.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -46,14 +46,17 @@ interface Counters {
 
 export class RequestLog {
   private readonly children = new Map<string, Counters>();
+  private readonly lines: RawLines;
 
   constructor(
-    private readonly log: Logger,
+    log: Logger,
     private readonly metrics: Metrics,
     private readonly activity: Pick<Activity, 'traffic'>,
     /** --trust-proxy: the client is X-Forwarded-For's first address (as Koa's ctx.ip), else the socket's peer. */
     private readonly trustProxy: boolean,
-  ) {}
+  ) {
+    this.lines = new RawLines(log);
+  }
 
   /**
    * Call when a request starts. The client address is read now: a handler that stops reading a body early
@@ -95,24 +98,21 @@ export class RequestLog {
     // pino-http's shape (req.id/method/url/remoteAddress/remotePort, res.statusCode, responseTime in ms,
     // "request completed"), so log pipelines that know it read these lines as they are; plus reqId (as on
     // every line logged while answering), the route, the cache result, the resource and an error code.
-    const line = {
-      reqId: r.reqId,
-      req: {
-        id: r.reqId,
-        method: r.method,
-        url: r.url.length > 512 ? r.url.slice(0, 512) : r.url,
-        remoteAddress: start.remoteAddress,
-        remotePort: start.remotePort,
-        ...(r.userAgent ? { headers: { 'user-agent': r.userAgent } } : {}),
-      },
-      res: { statusCode: r.status },
-      responseTime: Math.round(ms * 10) / 10,
-      route: r.route,
-      cache: r.cache,
-      resource: r.resource,
-      code: r.code,
-    };
-    if (QUIET_ROUTES.has(r.route)) this.log.debug(line, 'request completed');
-    else this.log.info(line, 'request completed');
+    // Serialized here, field by field: pino's generic serializer and redaction cost a sixth of a cache
+    // hit's CPU (nothing here is secret: the only header logged is User-Agent).
+    const level = QUIET_ROUTES.has(r.route) ? 'debug' : 'info';
+    if (!this.lines.enabled(level)) return;
+    const id = JSON.stringify(r.reqId);
+    const url = JSON.stringify(r.url.length > 512 ? r.url.slice(0, 512) : r.url);
+    const client = `${start.remoteAddress === undefined ? '' : `,"remoteAddress":${JSON.stringify(start.remoteAddress)}`}${start.remotePort === undefined ? '' : `,"remotePort":${start.remotePort}`}`;
+    const headers = r.userAgent ? `,"headers":{"user-agent":${JSON.stringify(r.userAgent)}}` : '';
+    const optional = `${r.cache === undefined ? '' : `,"cache":${JSON.stringify(r.cache)}`}${r.resource === undefined ? '' : `,"resource":${JSON.stringify(r.resource)}`}${
+      r.code === undefined ? '' : `,"code":${JSON.stringify(r.code)}`
+    }`;
+    this.lines.write(
+      level,
+      `"reqId":${id},"req":{"id":${id},"method":${JSON.stringify(r.method)},"url":${url}${client}${headers}},"res":{"statusCode":${r.status}},"responseTime":${Math.round(ms * 10) / 10},"route":${JSON.stringify(r.route)}${optional}`,
+      'request completed',
+    );
   }
 }

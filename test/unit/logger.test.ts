@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { flushLogs, LineBuffer } from '../../src/logger.ts';
+import { createLogger, flushLogs, LineBuffer, RawLines } from '../../src/logger.ts';
 
 function tempFile(name: string): string {
   return join(tmpdir(), `nuget-proxy-logger-${process.pid}-${name}`);
@@ -88,5 +88,38 @@ describe('LineBuffer', () => {
       closeSync(fd);
       await rm(file, { force: true });
     }
+  });
+});
+
+describe('RawLines', () => {
+  /** A logger from createLogger writing to an array, as a child with bindings (as a worker's logger is). */
+  function capture(level = 'info') {
+    const out: string[] = [];
+    const base = createLogger({ level, format: 'json' }, { write: (line: string) => void out.push(line) });
+    return { out, log: base.child({ worker: 2, pid: 1234 }) };
+  }
+
+  it('writes the line pino would write for the same fields, bindings, level name and message', () => {
+    const { out, log } = capture();
+    const fields = { reqId: 'a"b', req: { url: '/v3/x?q=\u2028"\\', headers: { 'user-agent': 'tab\there' } }, res: { statusCode: 200 }, responseTime: 1.5 };
+    log.info(fields, 'request completed');
+    new RawLines(log).write('info', `"reqId":"a\\"b","req":{"url":${JSON.stringify(fields.req.url)},"headers":{"user-agent":"tab\\there"}},"res":{"statusCode":200},"responseTime":1.5`, 'request completed');
+    assert.equal(out.length, 2);
+    const [viaPino, raw] = out.map((l) => JSON.parse(l) as Record<string, unknown>) as [Record<string, unknown>, Record<string, unknown>];
+    assert.ok((out[1] as string).endsWith('}\n'), 'one line');
+    assert.match(String(raw['time']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    delete viaPino['time'];
+    delete raw['time'];
+    assert.deepEqual(raw, viaPino);
+    assert.deepEqual(Object.keys(raw).slice(0, 4), ['level', 'service', 'worker', 'pid']);
+  });
+
+  it('writes nothing below the logger level', () => {
+    const { out, log } = capture('warn');
+    const lines = new RawLines(log);
+    assert.equal(lines.enabled('info'), false);
+    lines.write('info', '"a":1', 'request completed');
+    lines.write('debug', '"a":1', 'request completed');
+    assert.deepEqual(out, []);
   });
 });
