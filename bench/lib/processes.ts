@@ -160,6 +160,21 @@ export async function processTree(pid: number): Promise<number[]> {
   return out;
 }
 
+/**
+ * Resident memory (VmRSS, MB) and open file descriptors summed over the processes: a proxy with --workers
+ * is a primary and its workers, and its memory is all of theirs.
+ */
+export async function memoryOf(pids: readonly number[]): Promise<{ rssMb: number; fds: number }> {
+  let kb = 0;
+  let fds = 0;
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    kb += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+    fds += (await readdir(`/proc/${pid}/fd`).catch(() => [])).length;
+  }
+  return { rssMb: kb / 1024, fds };
+}
+
 /** CPU seconds (user + system, all threads) the processes have used so far. */
 export async function cpuSeconds(pids: readonly number[]): Promise<number> {
   let ticks = 0;
