@@ -198,6 +198,15 @@ export class ReplyWriter {
       if (reply.status === 200 && reply.packageFile) hits.remember(hits.keyFor(ctx.req, null), this.held(ctx, reply, data, Infinity));
       return;
     }
+    // Noted as the download starts, not when it ends: while slow clients take minutes over a large file,
+    // the second concurrent download of it already holds it, and the clients after it are served from memory.
+    if (reply.status === 200 && reply.packageFile) {
+      const key = hits.keyFor(ctx.req, null);
+      hits.noteStreamed(key, body.size, async () => {
+        const data = await body.readAll();
+        return data ? this.held(ctx, reply, data, Infinity) : null;
+      });
+    }
     // Waits for a slot (or throws ServiceBusy: a 503 while nothing has been sent yet).
     const release = await streams.acquire(ctx.res);
     try {
@@ -209,13 +218,6 @@ export class ReplyWriter {
       if (outcome !== 'done') ctx.state['errorCode'] = STREAM_CODES[outcome];
     } finally {
       release();
-    }
-    if (reply.status === 200 && reply.packageFile) {
-      const key = hits.keyFor(ctx.req, null);
-      hits.noteStreamed(key, body.size, async () => {
-        const data = await body.readAll();
-        return data ? this.held(ctx, reply, data, Infinity) : null;
-      });
     }
   }
 
