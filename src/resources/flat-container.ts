@@ -7,6 +7,7 @@
 // Protocol digest §5.
 
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { FillFailures } from '../activity.ts';
 import { LruCache } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
@@ -21,7 +22,7 @@ import { firstListing } from '../nuget/merge.ts';
 import { parseNuspec } from '../nuget/nuspec.ts';
 import type { FlatFile, FlatFileRequest } from '../nuget/paths.ts';
 import { NupkgError, readNupkgFile, readNupkgManifest, type ZipSource } from '../nupkg.ts';
-import { asStorageError, readBlob, readWhole, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
+import { asStorageError, copyInto, readBlob, readWhole, writeBlob, writeBlobFrom, type BlobStore } from '../storage/blob-store.ts';
 import { FillSpool } from '../storage/fill-spool.ts';
 import { packageKey, packageKeys } from '../storage/layout.ts';
 import type { LocalTemp } from '../storage/local-temp.ts';
@@ -530,10 +531,17 @@ export class FlatContainerResource {
         throw new UpstreamInvalid(`upstream ${feed.name} package for ${lowerId} ${lowerVersion} contains ${manifest.nuspec.id} ${manifest.nuspec.fullVersion}`);
       }
       // The source marker first, the .nupkg last: once it is visible, its .sha512 and .nuspec are there too.
-      await this.claim(lowerId, lowerVersion, feed);
-      await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'sha512'), result.sha512);
-      await writeBlob(blobs, packageKey(lowerId, lowerVersion, 'nuspec'), manifest.nuspecXml, { ifAbsent: true });
-      await writeBlobFrom(blobs, packageKey(lowerId, lowerVersion, 'nupkg'), createReadStream(path, { highWaterMark: 1024 * 1024 }));
+      // With one upstream, claiming removes nothing, so the marker is written beside the others.
+      const sidecars = async () => {
+        const others = () =>
+          Promise.all([
+            writeBlob(blobs, packageKey(lowerId, lowerVersion, 'sha512'), result.sha512),
+            writeBlob(blobs, packageKey(lowerId, lowerVersion, 'nuspec'), manifest.nuspecXml, { ifAbsent: true }),
+          ]);
+        if (this.deps.feeds.single) await Promise.all([this.claim(lowerId, lowerVersion, feed), others()]);
+        else await this.claim(lowerId, lowerVersion, feed).then(others);
+      };
+      await commitPackageFile(blobs, packageKey(lowerId, lowerVersion, 'nupkg'), path, result.bytes, sidecars);
       // Storage gauges, retention and the other workers follow through the held-packages view.
       this.deps.local.noteFilled(lowerId, lowerVersion, { bytes: result.bytes });
       // Verified and committed: the clients following the download may have its last byte. A client that
@@ -635,5 +643,44 @@ export class FlatContainerResource {
 
   drain(): Promise<void> {
     return this.fills.drain();
+  }
+}
+
+/** Flushes a local file to stable storage. */
+async function syncFile(path: string): Promise<void> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    throw asStorageError(err, 'cannot flush the downloaded package') ?? err;
+  }
+}
+
+/**
+ * Commits a verified download (`path`, `bytes` long) as the object `key` once `before` has run: a disk
+ * store on the same filesystem takes the file itself (a hard link, no copy); otherwise its bytes are
+ * copied while `before` runs, and committed after it.
+ */
+async function commitPackageFile(blobs: BlobStore, key: string, path: string, bytes: number, before: () => Promise<void>): Promise<void> {
+  if (blobs.adoptFile) {
+    // The file is flushed while `before` runs; then it is linked into place.
+    await Promise.all([before(), syncFile(path)]);
+    if (await blobs.adoptFile(key, path, { durable: false })) return;
+  }
+  const w = await blobs.beginWrite(key);
+  try {
+    // Reads sized to the file: a read buffer of 1 MB for a 100 KB package is garbage the collector pays for.
+    const copied = copyInto(w, createReadStream(path, { highWaterMark: Math.max(64 * 1024, Math.min(1024 * 1024, bytes + 1)) }));
+    const ran = blobs.adoptFile ? Promise.resolve() : before();
+    // Both settle before a failure aborts the write (no write lands on a closed file).
+    for (const r of await Promise.allSettled([copied, ran])) if (r.status === 'rejected') throw r.reason;
+    await w.commit();
+  } catch (err) {
+    await w.abort();
+    throw err;
   }
 }

@@ -64,6 +64,11 @@ export interface BlobStore {
   /** Positional reads (optional: backends without cheap ranged reads leave it out); null when absent. */
   openReader?(key: string): Promise<BlobReader | null>;
   beginWrite(key: string, options?: WriteOptions): Promise<BlobWrite>;
+  /**
+   * Makes a complete local file the object without copying it (optional: a disk store on the file's
+   * filesystem); null when it cannot (then write it). The file itself stays where it is.
+   */
+  adoptFile?(key: string, path: string, options?: WriteOptions): Promise<{ readonly created: boolean; readonly stat: BlobStat } | null>;
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string): AsyncIterable<BlobListing>;
   /** The names one level below `prefix` (which ends with '/'), as a directory listing would show them. */
@@ -174,11 +179,16 @@ export async function writeBlob(store: BlobStore, key: string, data: Buffer | st
   }
 }
 
+/** Appends everything `source` yields to a write in progress (neither commits nor aborts it). */
+export async function copyInto(w: BlobWrite, source: AsyncIterable<Buffer | Uint8Array>): Promise<void> {
+  for await (const chunk of source) await w.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+}
+
 /** Streams `source` into a new object; aborted (nothing visible) if anything fails. */
 export async function writeBlobFrom(store: BlobStore, key: string, source: AsyncIterable<Buffer | Uint8Array>, options?: WriteOptions): Promise<{ created: boolean; stat: BlobStat }> {
   const w = await store.beginWrite(key, options);
   try {
-    for await (const chunk of source) await w.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    await copyInto(w, source);
     return await w.commit();
   } catch (err) {
     await w.abort();

@@ -4,6 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -263,6 +266,44 @@ export function runBlobStoreCompliance(target: ComplianceTarget): void {
       assert.equal((await big.commit()).created, false);
       assert.equal(String(await readAll(store, key)), 'second');
       assert.deepEqual(await h.leftovers(), []);
+    });
+
+    it('adoptFile (where a store has it): the file becomes the object without a copy and stays for its readers; it replaces, and ifAbsent keeps', async (t) => {
+      if (!store.adoptFile) {
+        assert.notEqual(target.name, 'disk', 'the disk store adopts files');
+        t.diagnostic(`${target.name} has no adoptFile: fills copy into a write`);
+        return;
+      }
+      const dir = await mkdtemp(join(tmpdir(), 'nuget-proxy-adopt-'));
+      try {
+        const first = join(dir, 'first.bin');
+        const data = randomBytes(100_000);
+        await writeFile(first, data);
+        const adopted = await store.adoptFile('adopt/a/obj.nupkg', first);
+        if (adopted === null) {
+          assert.notEqual(target.name, 'disk', 'the disk store under the system temp directory adopts files from it');
+          t.diagnostic('the file is on another filesystem than the store: the caller copies');
+          return;
+        }
+        assert.equal(adopted.created, true);
+        assert.equal(adopted.stat.size, data.length);
+        assert.ok((await readAll(store, 'adopt/a/obj.nupkg'))?.equals(data));
+        assert.ok((await readFile(first)).equals(data), 'the file stays where it was');
+        const second = join(dir, 'second.bin');
+        await writeFile(second, 'replacement');
+        assert.equal((await store.adoptFile('adopt/a/obj.nupkg', second))?.created, true, 'a plain adopt replaces');
+        assert.equal(String(await readAll(store, 'adopt/a/obj.nupkg')), 'replacement');
+        const third = join(dir, 'third.bin');
+        await writeFile(third, 'ignored');
+        assert.equal((await store.adoptFile('adopt/a/obj.nupkg', third, { ifAbsent: true }))?.created, false, 'ifAbsent keeps the object');
+        assert.equal(String(await readAll(store, 'adopt/a/obj.nupkg')), 'replacement');
+        await rm(first);
+        assert.ok((await readAll(store, 'adopt/a/obj.nupkg'))?.length, 'removing the original file leaves the object');
+        await assert.rejects(store.adoptFile('adopt/../escape', second), UnsafeKeyError);
+        assert.deepEqual(await h.leftovers(), []);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('concurrent ifAbsent writers of the same bytes: the object is whole, at least one created it', async () => {
