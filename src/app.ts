@@ -36,21 +36,23 @@ function requestContext(requests: RequestLog, proxy: Proxy, draining: () => bool
       await next();
     } finally {
       const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute;
-      requests.end(
-        {
-          reqId,
-          method: ctx.method,
-          url: ctx.url,
-          route: route === undefined ? 'unmatched' : String(route),
-          status: ctx.status,
-          cache: ctx.state['cache'] as CacheResult | undefined,
-          resource: ctx.state['resource'] as string | undefined,
-          code: ctx.state['errorCode'] as string | undefined,
-          userAgent: ctx.get('User-Agent').slice(0, 200) || undefined,
-          bytes: ctx.method === 'HEAD' ? 0 : (ctx.response.length ?? 0),
-        },
-        started,
-      );
+      const record = {
+        reqId,
+        method: ctx.method,
+        url: ctx.url,
+        route: route === undefined ? 'unmatched' : String(route),
+        status: ctx.status,
+        cache: ctx.state['cache'] as CacheResult | undefined,
+        resource: ctx.state['resource'] as string | undefined,
+        code: ctx.state['errorCode'] as string | undefined,
+        userAgent: ctx.get('User-Agent').slice(0, 200) || undefined,
+        bytes: ctx.method === 'HEAD' ? 0 : (ctx.response.length ?? 0),
+      };
+      // Koa writes the body after the middleware returns (a streamed fill takes as long as its download):
+      // the line and the duration are taken when the response is done, or its connection gone.
+      const res = ctx.res;
+      if (res.writableFinished || res.destroyed) requests.end(record, started);
+      else res.once('close', () => requests.end(record, started));
     }
   };
 }
