@@ -637,7 +637,7 @@ export class FlatContainerResource {
       if (!(err instanceof ProxyError)) metrics.blobFills.inc({ resource: RESOURCE_OF[file], result: 'error' });
       throw err;
     } finally {
-      await temp.remove(spool);
+      await temp.removeFile(spool);
     }
   }
 

@@ -129,7 +129,6 @@ export class DiskBlobStore implements BlobStore {
    */
   private async place(tmp: string, target: string, options: WriteOptions): Promise<boolean> {
     const once = async (): Promise<boolean> => {
-      await mkdir(dirname(target), { recursive: true });
       if (!options.ifAbsent) {
         await rename(tmp, target);
         return true;
@@ -147,9 +146,17 @@ export class DiskBlobStore implements BlobStore {
     try {
       return await once();
     } catch (err) {
-      // A concurrent delete may have removed the (then empty) directory between mkdir and rename.
+      // The directory is created when missing (the first file of a version), not before every commit; a
+      // concurrent delete may remove an emptied directory between the mkdir and the second try.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      return await once();
+      await mkdir(dirname(target), { recursive: true });
+      try {
+        return await once();
+      } catch (again) {
+        if ((again as NodeJS.ErrnoException).code !== 'ENOENT') throw again;
+        await mkdir(dirname(target), { recursive: true });
+        return await once();
+      }
     }
   }
 

@@ -270,7 +270,7 @@ export class FillSpool {
     this.followers = [];
     for (const resolve of waiting) resolve(null);
     await Promise.all(this.attempts.map(async (a) => {
-      await this.temp.remove(a.path);
+      await this.temp.removeFile(a.path);
       await a.retire();
     }));
   }
