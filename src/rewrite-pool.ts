@@ -9,6 +9,9 @@ import type { WorkerJob, WorkerReply, WorkerResult } from './rewrite-worker.ts';
 
 /** Below this size parsing inline costs less than the hand-off to a worker. */
 export const INLINE_LIMIT_BYTES = 64 * 1024;
+/** Templates made with a rewrite, kept until their first render asks for them (newest kept, bounded). */
+const HANDOVER_ENTRIES = 8;
+const HANDOVER_BYTES = 64 * 1024 * 1024;
 
 interface Job {
   readonly id: number;
@@ -31,6 +34,15 @@ export class RewritePool {
   private readonly jobs = new Map<Worker, Job>();
   private nextId = 1;
   private closed = false;
+  /**
+   * Rewritten text → its template, built by the worker that rewrote it. Keyed by the text itself: V8
+   * hashes a string this long by its length, and the stored document is usually this very string, so a
+   * lookup is cheap; a different string of the same length is compared once.
+   */
+  private readonly handover = new Map<string, RenderTemplate>();
+  private handoverBytes = 0;
+  /** Templates found in the hand-over, and built on a worker because they were not there. */
+  readonly templateStats = { handedOver: 0, built: 0 };
 
   /** `size` 0 rewrites every document inline (no worker threads). */
   constructor(
@@ -112,15 +124,42 @@ export class RewritePool {
       const bytes = whole ? new Uint8Array(body.buffer) : new Uint8Array(body);
       const r = await this.run({ op: 'rewrite', body: bytes, rules }, [bytes.buffer as ArrayBuffer]);
       if (r.op !== 'rewrite') throw new Error(`rewrite worker answered ${r.op}`);
+      this.keep(r.text, r.template);
       return { text: r.text, separatePages: r.separatePages };
     } finally {
       end({ mode: 'worker' });
     }
   }
 
-  /** A stored document split at its base markers (see makeTemplate); built on a worker when large. */
+  private keep(text: string, template: RenderTemplate): void {
+    const before = this.handover.get(text);
+    if (before) {
+      this.handover.delete(text);
+      this.handoverBytes -= before.bytes.byteLength;
+    }
+    this.handover.set(text, template);
+    this.handoverBytes += template.bytes.byteLength;
+    for (const [oldText, old] of this.handover) {
+      if (this.handover.size <= HANDOVER_ENTRIES && this.handoverBytes <= HANDOVER_BYTES) break;
+      this.handover.delete(oldText);
+      this.handoverBytes -= old.bytes.byteLength;
+    }
+  }
+
+  /**
+   * A stored document split at its base markers (see makeTemplate): the one its rewrite made when that
+   * is at hand (taken: the caller holds it from then on), else built on a worker when large.
+   */
   async template(stored: string): Promise<RenderTemplate> {
     if (this.inline(stored.length)) return makeTemplate(stored);
+    const ready = this.handover.get(stored);
+    if (ready) {
+      this.handover.delete(stored);
+      this.handoverBytes -= ready.bytes.byteLength;
+      this.templateStats.handedOver++;
+      return ready;
+    }
+    this.templateStats.built++;
     const r = await this.run({ op: 'template', stored });
     if (r.op !== 'template') throw new Error(`rewrite worker answered ${r.op}`);
     return r.template;

@@ -3,6 +3,7 @@
 // every base and every document, inline and on a worker thread.
 
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { createMetrics } from '../../src/metrics.ts';
 import { BASE_MARKER, makeTemplate, renderJson, renderTemplate, rewriteJsonText } from '../../src/nuget/rewrite.ts';
@@ -69,6 +70,46 @@ describe('RewritePool templates on worker threads', () => {
     assert.ok(t.bytes.buffer instanceof SharedArrayBuffer, 'template bytes are shared with the event loop, not copied');
     assert.equal(t.cuts.length, 3000);
     for (const base of BASES) assert.equal((await pool.render(t, base)).toString('utf8'), renderJson(big, base));
+  });
+
+  it('hands the template made by a large rewrite to its first render (no second trip of the text to a worker), bounded', async () => {
+    const upstreamDoc = (n: number) =>
+      JSON.stringify({ items: Array.from({ length: 2000 }, (_, i) => ({ '@id': `https://api.example/v3/registration5-semver1/big${n}/1.0.${i}.json`, description: `Ünïcode ${i} `.repeat(4) })) });
+    const rules = [{ from: 'https://api.example/v3/registration5-semver1/', to: `${M}/v3/registration/semver1/` }];
+    const first = await pool.rewrite(Buffer.from(upstreamDoc(0)), rules);
+    assert.ok(first.text.length > INLINE_LIMIT_BYTES);
+    const before = { ...pool.templateStats };
+    const t = await pool.template(first.text);
+    assert.deepEqual(pool.templateStats, { handedOver: before.handedOver + 1, built: before.built }, 'taken from the hand-over');
+    assert.ok(t.bytes.buffer instanceof SharedArrayBuffer);
+    for (const base of BASES) assert.equal((await pool.render(t, base)).toString('utf8'), renderJson(first.text, base));
+    // Taken once: the next render of the same text builds its own (the caller holds the first).
+    await pool.template(first.text);
+    assert.equal(pool.templateStats.built, before.built + 1);
+    // Bounded: the oldest of many rewrites are forgotten (then built on demand, still right).
+    const texts: string[] = [];
+    for (let n = 1; n <= 12; n++) texts.push((await pool.rewrite(Buffer.from(upstreamDoc(n)), rules)).text);
+    const built = pool.templateStats.built;
+    const oldest = await pool.template(texts[0] as string);
+    assert.equal(pool.templateStats.built, built + 1, 'the oldest was no longer held');
+    assert.equal((await pool.render(oldest, 'http://x')).toString('utf8'), renderJson(texts[0] as string, 'http://x'));
+    await pool.template(texts[11] as string);
+    assert.equal(pool.templateStats.built, built + 1, 'the newest still was');
+  });
+
+  it('runs its threads at a lower priority than the event loop (Linux: nice 10), so big documents yield the CPU to requests', async (t) => {
+    if (process.platform !== 'linux') {
+      t.diagnostic('thread priorities are set on Linux only');
+      return;
+    }
+    await pool.template(storedOf({ items: Array.from({ length: 3000 }, (_, i) => ({ '@id': `${M}/p/${i}.json`, d: 'x'.repeat(20) })) }));
+    const niceOf = (task: string): number => {
+      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const tasks = readdirSync('/proc/self/task');
+    assert.equal(niceOf(String(process.pid)), 0, 'the event loop keeps its priority');
+    assert.ok(tasks.some((task) => niceOf(task) === 10), `a thread at nice 10 among ${tasks.map(niceOf).join(',')}`);
   });
 
   it('keeps small documents inline', async () => {
