@@ -7,7 +7,6 @@
 // Protocol digest §5.
 
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import type { FillFailures } from '../activity.ts';
 import { LruCache } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
@@ -541,7 +540,7 @@ export class FlatContainerResource {
         if (this.deps.feeds.single) await Promise.all([this.claim(lowerId, lowerVersion, feed), others()]);
         else await this.claim(lowerId, lowerVersion, feed).then(others);
       };
-      await commitPackageFile(blobs, packageKey(lowerId, lowerVersion, 'nupkg'), path, result.bytes, sidecars);
+      await commitPackageFile(blobs, packageKey(lowerId, lowerVersion, 'nupkg'), spool, path, result.bytes, sidecars);
       // Storage gauges, retention and the other workers follow through the held-packages view.
       this.deps.local.noteFilled(lowerId, lowerVersion, { bytes: result.bytes });
       // Verified and committed: the clients following the download may have its last byte. A client that
@@ -646,36 +645,23 @@ export class FlatContainerResource {
   }
 }
 
-/** Flushes a local file to stable storage. */
-async function syncFile(path: string): Promise<void> {
-  try {
-    const fh = await open(path, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    throw asStorageError(err, 'cannot flush the downloaded package') ?? err;
-  }
-}
-
 /**
- * Commits a verified download (`path`, `bytes` long) as the object `key` once `before` has run: a disk
- * store on the same filesystem takes the file itself (a hard link, no copy); otherwise its bytes are
- * copied while `before` runs, and committed after it.
+ * Commits a verified download (`spool`'s file, `bytes` long) as the object `key` once `before` has run: a
+ * disk store on the same filesystem takes the file itself (flushed while `before` runs, then hard-linked:
+ * no copy); otherwise its bytes are copied while `before` runs, and committed after it.
  */
-async function commitPackageFile(blobs: BlobStore, key: string, path: string, bytes: number, before: () => Promise<void>): Promise<void> {
+async function commitPackageFile(blobs: BlobStore, key: string, spool: FillSpool, path: string, bytes: number, before: () => Promise<void>): Promise<void> {
+  let beforeRan = false;
   if (blobs.adoptFile) {
-    // The file is flushed while `before` runs; then it is linked into place.
-    await Promise.all([before(), syncFile(path)]);
+    await Promise.all([before(), spool.flush()]);
+    beforeRan = true;
     if (await blobs.adoptFile(key, path, { durable: false })) return;
   }
   const w = await blobs.beginWrite(key);
   try {
     // Reads sized to the file: a read buffer of 1 MB for a 100 KB package is garbage the collector pays for.
     const copied = copyInto(w, createReadStream(path, { highWaterMark: Math.max(64 * 1024, Math.min(1024 * 1024, bytes + 1)) }));
-    const ran = blobs.adoptFile ? Promise.resolve() : before();
+    const ran = beforeRan ? Promise.resolve() : before();
     // Both settle before a failure aborts the write (no write lands on a closed file).
     for (const r of await Promise.allSettled([copied, ran])) if (r.status === 'rejected') throw r.reason;
     await w.commit();

@@ -143,19 +143,14 @@ export class DiskBlobStore implements BlobStore {
       await unlink(tmp).catch(() => undefined);
       return true;
     };
-    try {
-      return await once();
-    } catch (err) {
-      // The directory is created when missing (the first file of a version), not before every commit; a
-      // concurrent delete may remove an emptied directory between the mkdir and the second try.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await mkdir(dirname(target), { recursive: true });
+    // The directory is created when missing (the first file of a version), not before every commit; once
+    // more if a concurrent delete removed the emptied directory between the mkdir and the retry.
+    for (let mkdirs = 0; ; mkdirs++) {
       try {
         return await once();
-      } catch (again) {
-        if ((again as NodeJS.ErrnoException).code !== 'ENOENT') throw again;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || mkdirs === 2) throw err;
         await mkdir(dirname(target), { recursive: true });
-        return await once();
       }
     }
   }

@@ -9,6 +9,7 @@
 
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
+import { asStorageError } from './blob-store.ts';
 import type { LocalTemp } from './local-temp.ts';
 
 /** What upstream announced for an attempt, before its body. */
@@ -191,6 +192,16 @@ export class FillSpool {
   /** The file of the attempt in progress (or of the last one): what the fill verifies and commits. */
   get path(): string | null {
     return this.current?.path ?? null;
+  }
+
+  /** Flushes the current attempt's file to stable storage through its open handle (before it is committed). */
+  async flush(): Promise<void> {
+    if (!this.current) throw new Error('nothing was spooled');
+    try {
+      await this.current.handle.sync();
+    } catch (err) {
+      throw asStorageError(err, 'cannot flush the downloaded package') ?? err;
+    }
   }
 
   /**
