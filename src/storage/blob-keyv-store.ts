@@ -33,9 +33,11 @@ export class BlobKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     }
   }
 
+  /** `value`: keyv's serialized text, or that text as parts (written one after the other, never joined). */
   async set(key: string, value: unknown): Promise<boolean> {
+    const parts = Array.isArray(value) ? value.map(String) : [String(value)];
     // Metadata can be fetched again from upstream: no flush to stable storage per entry.
-    await writeBlob(this.blobs, metadataKey(key), `${JSON.stringify(key)}\n${String(value)}`, { durable: false });
+    await writeBlob(this.blobs, metadataKey(key), [`${JSON.stringify(key)}\n`, ...parts], { durable: false });
     return true;
   }
 

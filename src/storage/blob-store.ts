@@ -167,11 +167,36 @@ export async function readWhole(store: BlobStore, key: string, size: number): Pr
   }
 }
 
-/** Writes a whole object from memory. */
-export async function writeBlob(store: BlobStore, key: string, data: Buffer | string, options?: WriteOptions): Promise<{ created: boolean; stat: BlobStat }> {
+/**
+ * Text is encoded this many characters at a time, a write each: encoding a multi-megabyte document at once
+ * held the event loop for tens of milliseconds (and more where fresh memory is slow to fault in).
+ */
+export const ENCODE_SLICE_CHARS = 256 * 1024;
+
+/**
+ * The UTF-8 bytes of `parts` (strings, concatenated) in slices of at most `sliceChars` characters. Each part
+ * is sliced on its own (slicing a concatenation would first copy it whole), and never inside a surrogate
+ * pair (its halves would each become U+FFFD).
+ */
+export function* utf8Slices(parts: readonly string[], sliceChars = ENCODE_SLICE_CHARS): Generator<Buffer> {
+  for (const part of parts) {
+    for (let start = 0; start < part.length; ) {
+      let end = Math.min(part.length, start + sliceChars);
+      const last = part.charCodeAt(end - 1);
+      // A slice ending in a pair's first half ends before it (or, one character long, takes the pair whole).
+      if (end < part.length && last >= 0xd800 && last <= 0xdbff) end += end - 1 > start ? -1 : 1;
+      yield Buffer.from(start === 0 && end === part.length ? part : part.slice(start, end), 'utf8');
+      start = end;
+    }
+  }
+}
+
+/** Writes a new object whole: bytes, or text (one string or its parts, concatenated) as UTF-8. */
+export async function writeBlob(store: BlobStore, key: string, data: Buffer | string | readonly string[], options?: WriteOptions): Promise<{ created: boolean; stat: BlobStat }> {
   const w = await store.beginWrite(key, options);
   try {
-    await w.write(typeof data === 'string' ? Buffer.from(data) : data);
+    if (Buffer.isBuffer(data)) await w.write(data);
+    else for (const slice of utf8Slices(typeof data === 'string' ? [data] : data)) await w.write(slice);
     return await w.commit();
   } catch (err) {
     await w.abort();

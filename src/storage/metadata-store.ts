@@ -57,10 +57,18 @@ export interface SetOptions {
  * JSON; embedding them in a JSON string would escape (and later unescape) every quote on the event loop.
  */
 export function serializeEntry<Value>(data: DeserializedData<Value>): string {
+  return serializedParts(data).join('');
+}
+
+/**
+ * serializeEntry's text as its parts, the header line and the body: written part by part, a megabyte
+ * body is never copied into one string with its header first.
+ */
+export function serializedParts<Value>(data: DeserializedData<Value>): [string] | [string, string] {
   const entry = data.value as MetaEntry | undefined;
-  if (!entry || typeof entry.body !== 'string') return `${JSON.stringify(data)}\n`;
+  if (!entry || typeof entry.body !== 'string') return [`${JSON.stringify(data)}\n`];
   const { body, ...head } = entry;
-  return `${JSON.stringify({ expires: data.expires, value: head })}\n${body}`;
+  return [`${JSON.stringify({ expires: data.expires, value: head })}\n`, body];
 }
 
 export function deserializeEntry<Value>(text: string): DeserializedData<Value> | undefined {
@@ -163,7 +171,7 @@ export class MetadataStore {
     const fromShared = await this.sharedOp((s) => s.get(key));
     if (fromShared && (!best || fromShared.fetchedAt > best.fetchedAt)) {
       best = fromShared;
-      if ((options.persist ?? true) && persistable(fromShared)) this.track(this.disk.set(key, fromShared));
+      if ((options.persist ?? true) && persistable(fromShared)) this.track(this.writeDisk(key, fromShared));
     }
     if (best) this.memory.set(key, best);
     return best;
@@ -175,18 +183,28 @@ export class MetadataStore {
     const persist = (options.persist ?? true) && persistable(entry);
     const writes: Promise<unknown>[] = [];
     if (persist) {
-      writes.push(
-        this.disk.set(key, entry).then(
-          () => this.options.onPersisted?.(),
-          (err: unknown) => this.options.log.warn({ err }, 'metadata disk write failed'),
-        ),
-      );
+      writes.push(this.writeDisk(key, entry));
     }
     const ttl =
       options.sharedTtlMs ??
       (persistable(entry) ? (this.options.sharedRetentionMs ?? 30 * 24 * 3600 * 1000) : Math.max(1000, this.options.notFoundRetentionMs ?? 60_000));
     writes.push(this.sharedOp((s) => s.set(key, entry, ttl)));
     await Promise.all(writes);
+  }
+
+  /**
+   * Writes `entry` to the disk tier in keyv's format (what this.disk reads), header and body as separate
+   * parts: through keyv the two would first be joined into one string, a copy of the whole document.
+   */
+  private async writeDisk(key: string, entry: MetaEntry): Promise<void> {
+    try {
+      await this.diskStore.set(key, serializedParts({ value: entry }));
+      this.options.onPersisted?.();
+    } catch (err) {
+      // A full or read-only cache costs persistence only: the entry is still served from memory (and Redis).
+      this.options.metrics.storageErrors.inc({ operation: 'metadata', code: storageCodeOf(err) });
+      this.options.log.warn({ err }, 'metadata disk write failed');
+    }
   }
 
   /** Forgets the in-process tier (the cache directory changed underneath, e.g. by an import). */

@@ -9,11 +9,11 @@ import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { readBlob, writeBlob, type BlobStore } from '../../src/storage/blob-store.ts';
+import { readBlob, utf8Slices, writeBlob, type BlobStore } from '../../src/storage/blob-store.ts';
 import { parseMetadataHead, readMetadataHead, readStoredMetadataHead } from '../../src/storage/blob-keyv-store.ts';
 import { DiskBlobStore } from '../../src/storage/disk-blob-store.ts';
 import { classifyKey, metadataKey } from '../../src/storage/layout.ts';
-import { MetadataStore } from '../../src/storage/metadata-store.ts';
+import { MetadataStore, serializeEntry, type MetaEntry } from '../../src/storage/metadata-store.ts';
 import { MemoryBlobStore } from '../helpers/memory-blob-store.ts';
 import { makeTempDir } from '../helpers/proxy.ts';
 
@@ -55,6 +55,23 @@ for (const [name, open] of stores) {
       await writeBlob(blobs, metadataKey('junk'), '"junk"\n{"value":{"status":"200"}}\n');
       assert.equal(await readStoredMetadataHead(blobs, metadataKey('junk')), null, 'no fetchedAt');
     });
+
+    it('writes a large document part by part, byte for byte what keyv writes, and reads it back', async () => {
+      const blobs = await open();
+      const options = { blobs, memoryBytes: 1024, redis: null, metrics: createMetrics({ defaultMetrics: false }), log: createLogger({ level: 'silent', format: 'json' }) };
+      const store = new MetadataStore(options);
+      // Longer than one encoding slice, with characters of two, three and four UTF-8 bytes throughout.
+      const body = JSON.stringify({ items: Array.from({ length: 40_000 }, (_, i) => `Café ✓ 😀 ${i}`) });
+      const entry: MetaEntry = { status: 200, body, etag: '"big"', lastModified: 'Wed, 02 Dec 2026 10:00:00 GMT', fetchedAt: 1_700_000_000_456 };
+      await store.set('reg:semver2:big/index.json', entry);
+      await store.close();
+      const stored = await readBlob(blobs, metadataKey('reg:semver2:big/index.json'));
+      assert.ok(stored);
+      assert.ok(stored.equals(Buffer.from(`${JSON.stringify('reg:semver2:big/index.json')}\n${serializeEntry({ value: entry })}`)), 'the bytes keyv would write');
+      const reopened = new MetadataStore(options);
+      assert.deepEqual(await reopened.getLocal('reg:semver2:big/index.json'), entry);
+      await reopened.close();
+    });
   });
 }
 
@@ -73,5 +90,19 @@ describe('readMetadataHead', () => {
     assert.equal(pulled, entry.indexOf('BODY'), 'the body is never read');
     // An entry with an empty body and no final newline still has a head.
     assert.deepEqual(await readMetadataHead(Readable.from([Buffer.from('"k"\n{"value":{"status":404,"fetchedAt":1}}')])), { key: 'k', status: 404, fetchedAt: 1 });
+  });
+});
+
+describe('utf8Slices', () => {
+  it('encodes text in slices that join to its UTF-8 bytes, never splitting a surrogate pair', () => {
+    const parts = ['{"a":"😀😀😀', 'é✓😀'.repeat(7), '', 'plain ascii', '😀'];
+    const whole = Buffer.from(parts.join(''), 'utf8');
+    for (const size of [1, 2, 3, 5, 8, 64]) {
+      const slices = [...utf8Slices(parts, size)];
+      assert.ok(Buffer.concat(slices).equals(whole), `slices of ${size} characters`);
+      assert.ok(slices.every((b) => !b.includes(Buffer.from('\uFFFD', 'utf8'))), `no replacement character with slices of ${size}`);
+      if (size >= 2) assert.ok(slices.every((b) => b.length <= size * 3), `at most ${size} characters a slice`);
+    }
+    assert.deepEqual([...utf8Slices(['', ''])], []);
   });
 });
