@@ -1,6 +1,8 @@
 // Benchmark: `dotnet restore` of a project of ≥ 100 packages, straight from a feed and through the proxy
 // with an empty cache (cold) and a filled one (warm); fresh client state (HOME, NUGET_PACKAGES, http
 // cache) and a fresh project folder for every client run; three rounds of direct, cold, warm; medians.
+// On the fake feed also cold in a warmed process: a new proxy restores a second generated graph first, so
+// the measured cold restore shows the fills' cost without the new process's JIT warm-up.
 //
 // Two feeds: (a) the project's own fake upstream serving a generated graph of packages plus the real
 // signed packages in /opt/nuget/packages; (b) the machine's own NuGet source (`dotnet nuget list
@@ -37,27 +39,29 @@ const GRAPH_SIZE = 110;
 const GRAPH_ROOTS = 4;
 /** Sizes of the generated packages' content, cycled: a mix like a real restore's. */
 const SIZES_KB = [20, 50, 120, 300, 1200];
-const graphId = (i: number): string => `Contoso.Graph.Pkg${String(i).padStart(3, '0')}`;
+const graphId = (i: number, prefix = 'Contoso.Graph'): string => `${prefix}.Pkg${String(i).padStart(3, '0')}`;
+/** The ids of a second graph of the same shape, restored first through a fresh proxy (warmed process, see measure). */
+const WARMUP_PREFIX = 'Contoso.Warmup';
 
 /**
  * GRAPH_SIZE ids, each in versions 1.0.0, 1.1.0 and 2.0.0; 1.1.0 is the one restored (it carries the
  * content and the dependencies: package i depends on 3i+1…3i+3 at `[1.1.0, )`), so package 0's closure
  * is the whole graph, five levels deep, as real dependency trees are.
  */
-function graphSpecs(): PackageSpec[] {
+function graphSpecs(prefix?: string): PackageSpec[] {
   return Array.from({ length: GRAPH_SIZE }, (_, i) => {
-    const deps = [3 * i + 1, 3 * i + 2, 3 * i + 3].filter((d) => d < GRAPH_SIZE).map((d) => ({ id: graphId(d), range: '[1.1.0, )' }));
+    const deps = [3 * i + 1, 3 * i + 2, 3 * i + 3].filter((d) => d < GRAPH_SIZE).map((d) => ({ id: graphId(d, prefix), range: '[1.1.0, )' }));
     const kb = SIZES_KB[i % SIZES_KB.length] as number;
     return [
-      { id: graphId(i), version: '1.0.0' },
+      { id: graphId(i, prefix), version: '1.0.0' },
       {
-        id: graphId(i),
+        id: graphId(i, prefix),
         version: '1.1.0',
         description: `Generated package ${i} of the restore benchmark (${kb} KB of content).`,
         dependencies: deps.length > 0 ? [{ targetFramework: '.NETStandard2.0', deps }] : [],
         extraFiles: { 'content/data.bin': pseudoRandomBytes(kb * 1024, i + 1) },
       },
-      { id: graphId(i), version: '2.0.0' },
+      { id: graphId(i, prefix), version: '2.0.0' },
     ];
   }).flat();
 }
@@ -197,6 +201,8 @@ interface FeedResult {
   readonly packages: number;
   readonly direct: number[];
   readonly cold: number[];
+  /** Cold cache in a proxy process that has filled another project first (empty for these packages). */
+  readonly coldWarmed: number[];
   readonly warm: number[];
   readonly notes: string[];
 }
@@ -211,8 +217,10 @@ async function measure(
   project: ProjectSpec,
   upstreamUrl: string,
   upstreamDownloads: (() => number) | null,
+  /** A project of other packages: restored first through a second fresh proxy, which then restores `project` cold. */
+  warmup: ProjectSpec | null,
 ): Promise<FeedResult> {
-  const result: FeedResult = { feed, packages: 0, direct: [], cold: [], warm: [], notes: [] };
+  const result: FeedResult = { feed, packages: 0, direct: [], cold: [], coldWarmed: [], warm: [], notes: [] };
   let reference: Map<string, string> | undefined;
   const same = (what: string, got: Map<string, string>): void => {
     const ref = reference as Map<string, string>;
@@ -251,21 +259,46 @@ async function measure(
       await proxy?.stop();
       await rm(cacheDir, { recursive: true, force: true });
     }
-    progress(`${feed}, round ${round}: direct ${seconds(direct.ms)} s, proxy cold ${seconds(result.cold.at(-1) ?? NaN)} s, warm ${seconds(result.warm.at(-1) ?? NaN)} s`);
+    if (warmup) {
+      // A mirror's process runs for weeks: its JIT has compiled the fill path before a project it has never
+      // seen arrives. A new process pays for that compilation during its first restore.
+      let warmed: ProxyProcess | undefined;
+      const warmedDir = join(work, `proxy-cache-${round}-warmed`);
+      try {
+        warmed = await spawnProxy({
+          env: { NUGET_PROXY_UPSTREAM: upstreamUrl, NUGET_PROXY_CACHE_DIR: warmedDir },
+          logFile: join(work, `proxy-${round}-warmed.log`),
+          ...(WORKERS !== undefined ? { workers: WORKERS } : {}),
+        });
+        const feedUrl = `${warmed.url}/v3/index.json`;
+        await restore(work, warmup, feedUrl);
+        const cold = await restore(work, project, feedUrl);
+        same('proxy cold, warmed process', cold.packages);
+        result.coldWarmed.push(cold.ms);
+      } finally {
+        await warmed?.stop();
+        await rm(warmedDir, { recursive: true, force: true });
+      }
+    }
+    progress(
+      `${feed}, round ${round}: direct ${seconds(direct.ms)} s, proxy cold ${seconds(result.cold.at(-1) ?? NaN)} s` +
+        `${warmup ? `, cold in a warmed process ${seconds(result.coldWarmed.at(-1) ?? NaN)} s` : ''}, warm ${seconds(result.warm.at(-1) ?? NaN)} s`,
+    );
   }
   return { ...result, packages: reference?.size ?? 0 };
 }
 
 async function fakeFeed(work: string): Promise<FeedResult> {
   progress(`writing ${GRAPH_SIZE} generated packages (3 versions each)`);
-  const generated = await writePackages(join(work, 'packages'), graphSpecs());
+  const generated = await writePackages(join(work, 'packages'), [...graphSpecs(), ...graphSpecs(WARMUP_PREFIX)]);
   const real = await realPackagePaths();
   let upstream: FakeUpstream | undefined;
   try {
     upstream = await startFakeUpstream({ packages: [...real, ...generated] });
     const fake = upstream;
     const project = real.length > 0 ? FAKE_PROJECT : { packages: FAKE_PROJECT.packages.filter((p) => p.id.startsWith('Contoso.')) };
-    const r = await measure('fake upstream (generated graph + real packages)', work, project, upstream.serviceIndexUrl, () => fake.count(/\.nupkg$/));
+    const warmup: ProjectSpec = { packages: Array.from({ length: GRAPH_ROOTS }, (_, i) => ({ id: graphId(i, WARMUP_PREFIX), version: '1.1.0' })) };
+    const r = await measure('fake upstream (generated graph + real packages)', work, project, upstream.serviceIndexUrl, () => fake.count(/\.nupkg$/), warmup);
     return { ...r, notes: [`${project.packages.length} references (${GRAPH_ROOTS} generated roots${real.length > 0 ? ', xunit, Microsoft.NET.Test.Sdk, Newtonsoft.Json' : ''})`, ...r.notes] };
   } finally {
     await upstream?.stop();
@@ -306,7 +339,7 @@ async function machineFeedRestores(work: string, feed: MachineFeed): Promise<Fee
     }
   }
   if (!probed) throw new Error(`${label}: no restorable set of references found`);
-  const r = await measure(label, work, { sdk: 'Microsoft.NET.Sdk.Web', packages: candidates }, feed.url, null);
+  const r = await measure(label, work, { sdk: 'Microsoft.NET.Sdk.Web', packages: candidates }, feed.url, null, null);
   return { ...r, notes: [`ASP.NET-style project (Microsoft.NET.Sdk.Web), ${candidates.length} references: ${candidates.map((c) => c.id).join(', ')}`, ...r.notes] };
 }
 
@@ -327,19 +360,24 @@ export async function run(): Promise<string> {
     if (process.env['BENCH_KEEP_TMP']) console.error(`restore: kept ${work}`);
     else await rm(work, { recursive: true, force: true });
   }
+  const warmedCell = (v: number, d: number): string => (Number.isNaN(v) ? '—' : `${seconds(v)} (${ratio(v / d)})`);
   const rows = results.map((r) => {
     const [d, c, w] = [median(r.direct), median(r.cold), median(r.warm)];
-    return [r.feed, r.packages, seconds(d), seconds(c), seconds(w), ratio(c / d), ratio(w / d), `≤ ${COLD_TARGET} (${c / d <= COLD_TARGET ? 'met' : 'not met'})`];
+    const cw = r.coldWarmed.length > 0 ? median(r.coldWarmed) : NaN;
+    return [r.feed, r.packages, seconds(d), seconds(c), warmedCell(cw, d), seconds(w), ratio(c / d), ratio(w / d), `≤ ${COLD_TARGET} (${c / d <= COLD_TARGET ? 'met' : 'not met'})`];
   });
-  const details = results.flatMap((r) => r.direct.map((d, i) => [r.feed, i + 1, seconds(d), seconds(r.cold[i] ?? NaN), seconds(r.warm[i] ?? NaN)]));
+  const details = results.flatMap((r) =>
+    r.direct.map((d, i) => [r.feed, i + 1, seconds(d), seconds(r.cold[i] ?? NaN), r.coldWarmed[i] === undefined ? '—' : seconds(r.coldWarmed[i]), seconds(r.warm[i] ?? NaN)]),
+  );
   return [
     `restore: dotnet ${dotnetVersion()} restore, nuget-proxy ${commitOf()} (compiled build, defaults, ${WORKERS ?? 'default (auto)'} workers, http on 127.0.0.1); fresh HOME, NUGET_PACKAGES and project per run; ` +
-      `${ROUNDS} rounds of direct, proxy cold (new proxy, empty cache), proxy warm (same proxy); medians, seconds`,
+      `${ROUNDS} rounds of direct, proxy cold (new proxy, empty cache), proxy warm (same proxy), and on the fake feed proxy cold in a warmed process ` +
+      `(a second new proxy that first restored another generated graph of the same shape, none of whose packages the measured project uses); medians, seconds`,
     `machine: ${machine}`,
     '',
-    table(['feed', 'packages restored', 'direct s', 'proxy cold s', 'proxy warm s', 'cold / direct', 'warm / direct', 'cold target'], rows),
+    table(['feed', 'packages restored', 'direct s', 'proxy cold s', 'proxy cold s, warmed process', 'proxy warm s', 'cold / direct', 'warm / direct', 'cold target'], rows),
     '',
-    table(['feed', 'round', 'direct s', 'proxy cold s', 'proxy warm s'], details),
+    table(['feed', 'round', 'direct s', 'proxy cold s', 'proxy cold s, warmed process', 'proxy warm s'], details),
     '',
     ...results.flatMap((r) => r.notes.map((n) => `${r.feed}: ${n}`)),
     ...skipped,
