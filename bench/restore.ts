@@ -207,6 +207,15 @@ interface FeedResult {
   readonly notes: string[];
 }
 
+/** A new proxy (defaults, BENCH_WORKERS) with an empty cache in `cacheDir`. */
+function newProxy(upstreamUrl: string, cacheDir: string, logFile: string): Promise<ProxyProcess> {
+  return spawnProxy({
+    env: { NUGET_PROXY_UPSTREAM: upstreamUrl, NUGET_PROXY_CACHE_DIR: cacheDir },
+    logFile,
+    ...(WORKERS !== undefined ? { workers: WORKERS } : {}),
+  });
+}
+
 /**
  * Rounds of direct, cold, warm. Every proxy run must restore exactly what the direct run restored (same
  * identities, same hashes); `upstreamDownloads`, when known, counts .nupkg downloads upstream saw.
@@ -236,11 +245,7 @@ async function measure(
     let proxy: ProxyProcess | undefined;
     const cacheDir = join(work, `proxy-cache-${round}`);
     try {
-      proxy = await spawnProxy({
-        env: { NUGET_PROXY_UPSTREAM: upstreamUrl, NUGET_PROXY_CACHE_DIR: cacheDir },
-        logFile: join(work, `proxy-${round}.log`),
-        ...(WORKERS !== undefined ? { workers: WORKERS } : {}),
-      });
+      proxy = await newProxy(upstreamUrl, cacheDir, join(work, `proxy-${round}.log`));
       const feedUrl = `${proxy.url}/v3/index.json`;
       const before = upstreamDownloads?.() ?? 0;
       const cold = await restore(work, project, feedUrl);
@@ -265,11 +270,7 @@ async function measure(
       let warmed: ProxyProcess | undefined;
       const warmedDir = join(work, `proxy-cache-${round}-warmed`);
       try {
-        warmed = await spawnProxy({
-          env: { NUGET_PROXY_UPSTREAM: upstreamUrl, NUGET_PROXY_CACHE_DIR: warmedDir },
-          logFile: join(work, `proxy-${round}-warmed.log`),
-          ...(WORKERS !== undefined ? { workers: WORKERS } : {}),
-        });
+        warmed = await newProxy(upstreamUrl, warmedDir, join(work, `proxy-${round}-warmed.log`));
         const feedUrl = `${warmed.url}/v3/index.json`;
         await restore(work, warmup, feedUrl);
         const cold = await restore(work, project, feedUrl);

@@ -185,7 +185,7 @@ export function* utf8Slices(parts: readonly string[], sliceChars = ENCODE_SLICE_
       const last = part.charCodeAt(end - 1);
       // A slice ending in a pair's first half ends before it (or, one character long, takes the pair whole).
       if (end < part.length && last >= 0xd800 && last <= 0xdbff) end += end - 1 > start ? -1 : 1;
-      yield Buffer.from(start === 0 && end === part.length ? part : part.slice(start, end), 'utf8');
+      yield Buffer.from(part.slice(start, end), 'utf8');
       start = end;
     }
   }

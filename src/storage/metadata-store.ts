@@ -118,7 +118,7 @@ export class MetadataStore {
     this.diskStore = new BlobKeyvStore(options.blobs);
     this.disk = new Keyv<MetaEntry>({ store: this.diskStore, namespace: '', ...SERIALIZATION });
     this.disk.on('error', (err: unknown) => {
-      // A full or read-only cache costs persistence only: the entry is still served from memory (and Redis).
+      // Reads through keyv (writes go through writeDisk): a failing read costs the entry, not the request.
       options.metrics.storageErrors.inc({ operation: 'metadata', code: storageCodeOf(err) });
       options.log.warn({ err }, 'metadata disk store error');
     });
