@@ -1,6 +1,8 @@
 // Benchmark: nuget-proxy's hit path against nginx as a proxy_cache in front of the same feed, the
 // reference a sysadmin would pick. Everything warm, load from wrk, same CPU budget for both servers,
 // each comparison run A B A B A B in the same run; prints median ratios beside the targets of issue 9.
+// A third server in each round, a bare node:http answering the proxy's bytes from memory (lib/node-http.ts),
+// shows Node's own floor on the same CPUs: how much of the gap is the runtime and how much the proxy.
 //
 // Knobs: BENCH_WORKERS (1: proxy workers = nginx worker_processes = CPUs the servers are pinned to),
 // BENCH_SECONDS (5 per measured run), BENCH_PIN=0 (no taskset), BENCH_KEEP_TMP=1 (keep configs and logs).
@@ -12,6 +14,7 @@ import { startFakeUpstream } from '../test/helpers/fake-upstream.ts';
 import { pseudoRandomBytes, writePackages, type PackageSpec } from '../test/helpers/packages.ts';
 import { commitOf, machineLine } from './lib/machine.ts';
 import { startNginxCache } from './lib/nginx.ts';
+import { startNodeHttp, type HeldReply } from './lib/node-http.ts';
 import { cpuPlan, spawnProxy, type CpuPlan } from './lib/processes.ts';
 import { NGINX, TASKSET, WRK, requireTools } from './lib/requirements.ts';
 import { decoded, flatContainerOf, get, sha512 } from './lib/http.ts';
@@ -104,6 +107,21 @@ interface Measured {
   readonly row: Row;
   readonly proxy: WrkResult[];
   readonly nginx: WrkResult[];
+  /** The bare node:http server answering the proxy's bytes from memory (lib/node-http.ts). */
+  readonly node: WrkResult[];
+}
+
+/** What the proxy answers for each row (raw bytes on the wire, with their type and encoding), for the node:http floor. */
+async function repliesOf(proxy: Server): Promise<HeldReply[]> {
+  const replies: HeldReply[] = [];
+  for (const row of ROWS) {
+    const url = row.url(proxy);
+    const r = await get(url, { headers: NUGET_CLIENT_HEADERS, timeoutMs: 120_000 });
+    if (r.status !== 200) throw new Error(`nuget-proxy: ${url} answered ${r.status}`);
+    const header = (name: string): string | undefined => (typeof r.headers[name] === 'string' ? (r.headers[name] as string) : undefined);
+    replies.push({ path: new URL(url).pathname, body: r.body, contentType: header('content-type'), contentEncoding: header('content-encoding') });
+  }
+  return replies;
 }
 
 const value = (row: Row, r: WrkResult): number => (row.throughput ? r.bytesPerSecond : r.requestsPerSecond);
@@ -161,6 +179,10 @@ export async function run(): Promise<string> {
     ];
     const [p, n] = servers as [Server, Server];
     const notes = await check(servers, files, Array.from({ length: VERSIONS.count }, (_, i) => versionOf(i)));
+    const floor = await startNodeHttp({ dir: join(dir, 'node-http'), replies: await repliesOf(p), cpus: plan.servers });
+    stops.push(() => floor.stop());
+    const b: Server = { name: 'node:http', origin: floor.url, flat: `${floor.url}${new URL(p.flat).pathname}`, pids: () => floor.pids() };
+    servers.push(b);
 
     progress(`warming up: ${WARMUP_SECONDS} s of wrk per request and server (${plan.description})`);
     for (const row of ROWS) for (const s of servers) await wrk(row, s, plan, WARMUP_SECONDS);
@@ -168,11 +190,15 @@ export async function run(): Promise<string> {
     upstream.resetLog();
     const measured: Measured[] = [];
     for (const row of ROWS) {
-      const m: Measured = { row, proxy: [], nginx: [] };
+      const m: Measured = { row, proxy: [], nginx: [], node: [] };
       for (let round = 1; round <= ROUNDS; round++) {
         m.proxy.push(await wrk(row, p, plan, SECONDS));
         m.nginx.push(await wrk(row, n, plan, SECONDS));
-        progress(`${row.name}, round ${round}: proxy ${shown(row, value(row, m.proxy.at(-1) as WrkResult))}, nginx ${shown(row, value(row, m.nginx.at(-1) as WrkResult))}`);
+        m.node.push(await wrk(row, b, plan, SECONDS));
+        progress(
+          `${row.name}, round ${round}: proxy ${shown(row, value(row, m.proxy.at(-1) as WrkResult))}, nginx ${shown(row, value(row, m.nginx.at(-1) as WrkResult))}, ` +
+            `node:http ${shown(row, value(row, m.node.at(-1) as WrkResult))}`,
+        );
       }
       measured.push(m);
     }
@@ -197,18 +223,27 @@ export async function run(): Promise<string> {
         row.p99Target === null ? '—' : `≤ ${row.p99Target} (${yes(p99 <= row.p99Target)})`,
       ];
     });
-    const details = measured.flatMap(({ row, proxy: pr, nginx: ng }) =>
+    const floorSummary = measured.map(({ row, proxy: pr, nginx: ng, node: nd }) => [
+      row.name,
+      shown(row, median(nd.map((r) => value(row, r)))),
+      ratio(median(nd.map((r, i) => value(row, r) / value(row, ng[i] as WrkResult)))),
+      ms(median(nd.map((r) => r.p99Ms))),
+      ratio(median(nd.map((r, i) => r.p99Ms / (ng[i] as WrkResult).p99Ms))),
+      ratio(median(pr.map((r, i) => value(row, r) / value(row, nd[i] as WrkResult)))),
+    ]);
+    const details = measured.flatMap(({ row, proxy: pr, nginx: ng, node: nd }) =>
       pr.flatMap((r, i) =>
         [
           ['nuget-proxy', r],
           ['nginx', ng[i] as WrkResult],
+          ['node:http', nd[i] as WrkResult],
         ].map(([name, x]) => {
           const w = x as WrkResult;
           return [row.name, i + 1, name as string, count(w.requestsPerSecond), rate(w.bytesPerSecond), ms(w.p50Ms), ms(w.p99Ms), ms(w.maxMs), w.serverCpus.toFixed(2), w.loadCpus.toFixed(2), w.errors];
         }),
       ),
     );
-    const errors = measured.some((m) => [...m.proxy, ...m.nginx].some((r) => r.errors > 0));
+    const errors = measured.some((m) => [...m.proxy, ...m.nginx, ...m.node].some((r) => r.errors > 0));
     return [
       `vs-nginx: nuget-proxy ${commitOf()} (compiled build, ${WORKERS} worker${WORKERS === 1 ? '' : 's'}, default settings, log lines to a file) ` +
         `vs nginx ${nginx.version} (proxy_cache, sendfile, worker_processes ${WORKERS}, access log to a file) in front of the same fake feed; ` +
@@ -216,6 +251,9 @@ export async function run(): Promise<string> {
       `machine: ${machine}`,
       '',
       table(['request', 'connections', 'nuget-proxy', 'nginx', 'ratio', 'target', 'p99 ms proxy', 'p99 ms nginx', 'p99 ratio', 'p99 target'], summary),
+      '',
+      "Node's floor: a bare node:http server answering the proxy's bytes from memory, one res.end per request, same CPUs (medians, each ratio taken within a round):",
+      table(['request', 'node:http', 'node:http / nginx', 'p99 ms node:http', 'p99 node:http / nginx', 'nuget-proxy / node:http'], floorSummary),
       '',
       'each run (server CPUs, wrk CPUs: cores each kept busy over the run, 1.00 = one core all the time; errors: non-2xx and socket errors):',
       table(['request', 'round', 'server', 'req/s', 'transfer', 'p50 ms', 'p99 ms', 'max ms', 'server CPUs', 'wrk CPUs', 'errors'], details),
