@@ -2,7 +2,8 @@
 // with an empty cache (cold) and a filled one (warm); fresh client state (HOME, NUGET_PACKAGES, http
 // cache) and a fresh project folder for every client run; three rounds of direct, cold, warm; medians.
 // On the fake feed also cold in a warmed process: a new proxy restores a second generated graph first, so
-// the measured cold restore shows the fills' cost without the new process's JIT warm-up.
+// the measured cold restore shows the fills' cost without the new process's JIT warm-up. Each run also
+// notes where the CPU went: the whole machine's busy share and the proxy's own CPU seconds.
 //
 // Two feeds: (a) the project's own fake upstream serving a generated graph of packages plus the real
 // signed packages in /opt/nuget/packages; (b) the machine's own NuGet source (`dotnet nuget list
@@ -12,16 +13,16 @@
 // Knobs: BENCH_ROUNDS (3), BENCH_RESTORE_FEEDS (fake,machine), BENCH_WORKERS (the proxy's default), BENCH_KEEP_TMP=1.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dotnet, freshClientState, makeProject, type ProjectSpec } from '../test/helpers/clients.ts';
 import { realPackagePaths, startFakeUpstream, type FakeUpstream } from '../test/helpers/fake-upstream.ts';
 import { pseudoRandomBytes, writePackages, type PackageSpec } from '../test/helpers/packages.ts';
 import { commitOf, machineLine, machineNuGetFeed, type MachineFeed } from './lib/machine.ts';
 import { flatContainerOf, get } from './lib/http.ts';
-import { spawnProxy, type ProxyProcess } from './lib/processes.ts';
+import { cpuSeconds, spawnProxy, type ProxyProcess } from './lib/processes.ts';
 import { DOTNET, requireTools } from './lib/requirements.ts';
 import { median, progress, ratio, seconds, table } from './lib/stats.ts';
 
@@ -204,7 +205,36 @@ interface FeedResult {
   /** Cold cache in a proxy process that has filled another project first (empty for these packages). */
   readonly coldWarmed: number[];
   readonly warm: number[];
+  /** Where the CPU went during each run (see Cpu). */
+  readonly cpu: { direct: Cpu[]; cold: Cpu[]; coldWarmed: Cpu[]; warm: Cpu[] };
   readonly notes: string[];
+}
+
+/** The CPU one restore used: the whole machine's busy share (every CPU, every process) and the proxy's own. */
+interface Cpu {
+  /** Busy fraction of all CPUs over the restore, 0–1 (from /proc/stat: everything but idle and iowait). */
+  readonly machineBusy: number;
+  /** CPU seconds of the proxy's processes (NaN for direct runs). */
+  readonly proxySeconds: number;
+}
+
+/** Busy and total clock ticks of all CPUs so far (/proc/stat's first line). */
+function machineTicks(): { busy: number; total: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** Runs a restore and notes the CPU it took: the machine's, and the proxy's when `proxy` is given. */
+async function withCpu(proxy: ProxyProcess | null, run: () => Promise<Restored>): Promise<{ restored: Restored; cpu: Cpu }> {
+  const pids = proxy ? await proxy.pids() : [];
+  const proxyBefore = proxy ? await cpuSeconds(pids) : NaN;
+  const before = machineTicks();
+  const restored = await run();
+  const after = machineTicks();
+  const proxyAfter = proxy ? await cpuSeconds(pids) : NaN;
+  return { restored, cpu: { machineBusy: (after.busy - before.busy) / Math.max(1, after.total - before.total), proxySeconds: proxyAfter - proxyBefore } };
 }
 
 /** A new proxy (defaults, BENCH_WORKERS) with an empty cache in `cacheDir`. */
@@ -229,7 +259,7 @@ async function measure(
   /** A project of other packages: restored first through a second fresh proxy, which then restores `project` cold. */
   warmup: ProjectSpec | null,
 ): Promise<FeedResult> {
-  const result: FeedResult = { feed, packages: 0, direct: [], cold: [], coldWarmed: [], warm: [], notes: [] };
+  const result: FeedResult = { feed, packages: 0, direct: [], cold: [], coldWarmed: [], warm: [], cpu: { direct: [], cold: [], coldWarmed: [], warm: [] }, notes: [] };
   let reference: Map<string, string> | undefined;
   const same = (what: string, got: Map<string, string>): void => {
     const ref = reference as Map<string, string>;
@@ -237,7 +267,8 @@ async function measure(
     if (got.size !== ref.size || differs.length > 0) throw new Error(`${feed}, ${what}: restored ${got.size} packages, direct ${ref.size}; different: ${differs.slice(0, 5).join(', ')}`);
   };
   for (let round = 1; round <= ROUNDS; round++) {
-    const direct = await restore(work, project, upstreamUrl);
+    const { restored: direct, cpu: directCpu } = await withCpu(null, () => restore(work, project, upstreamUrl));
+    result.cpu.direct.push(directCpu);
     reference ??= direct.packages;
     same('direct', direct.packages);
     result.direct.push(direct.ms);
@@ -248,11 +279,13 @@ async function measure(
       proxy = await newProxy(upstreamUrl, cacheDir, join(work, `proxy-${round}.log`));
       const feedUrl = `${proxy.url}/v3/index.json`;
       const before = upstreamDownloads?.() ?? 0;
-      const cold = await restore(work, project, feedUrl);
+      const { restored: cold, cpu: coldCpu } = await withCpu(proxy, () => restore(work, project, feedUrl));
       same('proxy cold', cold.packages);
       result.cold.push(cold.ms);
+      result.cpu.cold.push(coldCpu);
       const afterCold = upstreamDownloads?.() ?? 0;
-      const warm = await restore(work, project, feedUrl);
+      const { restored: warm, cpu: warmCpu } = await withCpu(proxy, () => restore(work, project, feedUrl));
+      result.cpu.warm.push(warmCpu);
       same('proxy warm', warm.packages);
       result.warm.push(warm.ms);
       if (upstreamDownloads) {
@@ -273,9 +306,10 @@ async function measure(
         warmed = await newProxy(upstreamUrl, warmedDir, join(work, `proxy-${round}-warmed.log`));
         const feedUrl = `${warmed.url}/v3/index.json`;
         await restore(work, warmup, feedUrl);
-        const cold = await restore(work, project, feedUrl);
+        const { restored: cold, cpu } = await withCpu(warmed, () => restore(work, project, feedUrl));
         same('proxy cold, warmed process', cold.packages);
         result.coldWarmed.push(cold.ms);
+        result.cpu.coldWarmed.push(cpu);
       } finally {
         await warmed?.stop();
         await rm(warmedDir, { recursive: true, force: true });
@@ -367,6 +401,21 @@ export async function run(): Promise<string> {
     const cw = r.coldWarmed.length > 0 ? median(r.coldWarmed) : NaN;
     return [r.feed, r.packages, seconds(d), seconds(c), warmedCell(cw, d), seconds(w), ratio(c / d), ratio(w / d), `≤ ${COLD_TARGET} (${c / d <= COLD_TARGET ? 'met' : 'not met'})`];
   });
+  const busy = (cpus: readonly Cpu[]): string => (cpus.length === 0 ? '—' : `${Math.round(median(cpus.map((c) => c.machineBusy)) * 100)} %`);
+  const proxyCpu = (cpus: readonly Cpu[], packages: number): string => {
+    if (cpus.length === 0) return '—';
+    const s = median(cpus.map((c) => c.proxySeconds));
+    return `${s.toFixed(1)} (${Math.round((s * 1000) / Math.max(1, packages))} ms/package)`;
+  };
+  const cpuRows = results.map((r) => [
+    r.feed,
+    busy(r.cpu.direct),
+    busy(r.cpu.cold),
+    busy(r.cpu.warm),
+    proxyCpu(r.cpu.cold, r.packages),
+    proxyCpu(r.cpu.coldWarmed, r.packages),
+    proxyCpu(r.cpu.warm, r.packages),
+  ]);
   const details = results.flatMap((r) =>
     r.direct.map((d, i) => [r.feed, i + 1, seconds(d), seconds(r.cold[i] ?? NaN), r.coldWarmed[i] === undefined ? '—' : seconds(r.coldWarmed[i]), seconds(r.warm[i] ?? NaN)]),
   );
@@ -377,6 +426,9 @@ export async function run(): Promise<string> {
     `machine: ${machine}`,
     '',
     table(['feed', 'packages restored', 'direct s', 'proxy cold s', 'proxy cold s, warmed process', 'proxy warm s', 'cold / direct', 'warm / direct', 'cold target'], rows),
+    '',
+    `where the CPU went (medians; machine busy: all ${cpus().length} CPUs, every process, from /proc/stat; proxy CPU: its processes' user + system seconds during the restore):`,
+    table(['feed', 'machine busy, direct', 'machine busy, proxy cold', 'machine busy, proxy warm', 'proxy CPU s, cold', 'proxy CPU s, cold in a warmed process', 'proxy CPU s, warm'], cpuRows),
     '',
     table(['feed', 'round', 'direct s', 'proxy cold s', 'proxy cold s, warmed process', 'proxy warm s'], details),
     '',
