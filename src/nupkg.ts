@@ -1,18 +1,103 @@
 // Reads entries out of a .nupkg (a zip): the root .nuspec, an embedded icon or readme — from a local file
-// (a spooled download being verified) or from an object in the blob store (ranged reads, any backend).
+// (a spooled download being verified, by path or through its open handle) or from an object in the blob
+// store (ranged reads, any backend).
 // The only importer of yauzl. Reads the central directory, so a truncated or non-zip file is rejected.
 
+import type { FileHandle } from 'node:fs/promises';
 import { PassThrough, Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { parseNuspec, type Nuspec } from './nuget/nuspec.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 
 /**
- * Where a package's bytes are: a local file path, or an object of known size in a blob store — optionally
- * with its last bytes already in memory (`tail`, from a read of the whole object), so the central directory
- * costs no further request.
+ * Where a package's bytes are: a local file path; a file already open (`handle`, `size` bytes: a fill's
+ * spool, read through the handle its download wrote with — never closed here); or an object of known size
+ * in a blob store — optionally with its last bytes already in memory (`tail`, from a read of the whole
+ * object), so the central directory costs no further request.
  */
-export type ZipSource = string | { readonly blobs: BlobStore; readonly key: string; readonly size: number; readonly tail?: Buffer };
+export type ZipSource =
+  | string
+  | { readonly handle: FileHandle; readonly size: number }
+  | { readonly blobs: BlobStore; readonly key: string; readonly size: number; readonly tail?: Buffer };
+
+/** Chunk size of the streams yauzl asks an open file for (entry data). */
+const HANDLE_STREAM_CHUNK = 64 * 1024;
+
+/** A read at least this long (yauzl's first: the end of the file, for the central directory) is kept in memory. */
+const HANDLE_KEEP_MIN = 4096;
+
+/**
+ * Serves yauzl's reads from a file someone else opened and will close: positional reads through the
+ * handle, and close() leaves it open (yauzl closes its reader when the zip is closed). yauzl's first read
+ * takes up to the last 64 KiB of the file; it is kept, so the central directory's many small reads that
+ * follow (and, for a small package, the nuspec itself) come from memory.
+ */
+class HandleReader extends yauzl.RandomAccessReader {
+  private kept: { readonly position: number; readonly bytes: Buffer } | null = null;
+
+  constructor(private readonly handle: FileHandle) {
+    super();
+  }
+
+  /** The kept bytes of [start, end), when they hold all of it. */
+  private fromKept(start: number, end: number): Buffer | null {
+    const k = this.kept;
+    if (!k || start < k.position || end > k.position + k.bytes.length) return null;
+    return k.bytes.subarray(start - k.position, end - k.position);
+  }
+
+  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null) => void): void {
+    const kept = this.fromKept(position, position + length);
+    if (kept) {
+      kept.copy(buffer, offset);
+      setImmediate(() => callback(null));
+      return;
+    }
+    this.handle.read(buffer, offset, length, position).then(
+      ({ bytesRead }) => {
+        if (bytesRead < length) {
+          callback(new Error(`unexpected end of file at ${position + bytesRead}`));
+          return;
+        }
+        if (!this.kept && length >= HANDLE_KEEP_MIN) this.kept = { position, bytes: Buffer.from(buffer.subarray(offset, offset + length)) };
+        callback(null);
+      },
+      (err: unknown) => callback(err as Error),
+    );
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    const kept = this.fromKept(start, end);
+    if (kept) return Readable.from([kept]);
+    const handle = this.handle;
+    let position = start;
+    return new Readable({
+      read() {
+        const n = Math.min(HANDLE_STREAM_CHUNK, end - position);
+        if (n <= 0) {
+          this.push(null);
+          return;
+        }
+        const buf = Buffer.allocUnsafe(n);
+        handle.read(buf, 0, n, position).then(
+          ({ bytesRead }) => {
+            if (bytesRead === 0) {
+              this.destroy(new Error(`unexpected end of file at ${position}`));
+              return;
+            }
+            position += bytesRead;
+            this.push(bytesRead === n ? buf : buf.subarray(0, bytesRead));
+          },
+          (err: unknown) => this.destroy(err as Error),
+        );
+      },
+    });
+  }
+
+  override close(callback: (err: Error | null) => void): void {
+    setImmediate(() => callback(null));
+  }
+}
 
 /** Serves yauzl's range reads from the blob store (a stream per range, opened lazily), or from the tail in memory. */
 class BlobRangeReader extends yauzl.RandomAccessReader {
@@ -54,6 +139,7 @@ function openZip(source: ZipSource): Promise<yauzl.ZipFile> {
       else resolve(zip);
     };
     if (typeof source === 'string') yauzl.open(source, ZIP_OPTIONS, done);
+    else if ('handle' in source) yauzl.fromRandomAccessReader(new HandleReader(source.handle), source.size, ZIP_OPTIONS, done);
     else yauzl.fromRandomAccessReader(new BlobRangeReader(source.blobs, source.key, source.size, source.tail), source.size, ZIP_OPTIONS, done);
   });
 }

@@ -516,11 +516,13 @@ export class FlatContainerResource {
       const result = await upstream.download(url, spool, { resource: 'nupkg', maxBytes: this.deps.config.maxPackageMb * 1024 * 1024 });
       if (result.kind === 'not_found') return await this.rememberNotFound(req, feed);
       const path = spool.path;
-      if (path === null) throw new Error('the download left no spool file');
-      // Verify before anything becomes visible: a zip whose nuspec names this very package.
+      const handle = spool.handle;
+      if (path === null || handle === null) throw new Error('the download left no spool file');
+      // Verify before anything becomes visible: a zip whose nuspec names this very package (read through the
+      // spool's open file: no second open of it).
       let manifest;
       try {
-        manifest = await readNupkgManifest(path);
+        manifest = await readNupkgManifest({ handle, size: result.bytes });
       } catch (err) {
         throw new UpstreamInvalid(`upstream ${feed.name} sent a corrupt package for ${lowerId} ${lowerVersion}: ${errorMessage(err)}`, { cause: err });
       }

@@ -46,6 +46,8 @@ function statOf(s: { size: number; mtimeMs: number; ino: number }): BlobStat {
 export class DiskBlobStore implements BlobStore {
   readonly description: string;
   private readonly temp: LocalTemp;
+  /** Directories being created now (see makeDir). */
+  private readonly making = new Map<string, Promise<void>>();
 
   constructor(readonly root: string) {
     this.description = root;
@@ -150,9 +152,24 @@ export class DiskBlobStore implements BlobStore {
         return await once();
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || mkdirs === 2) throw err;
-        await mkdir(dirname(target), { recursive: true });
+        await this.makeDir(dirname(target));
       }
     }
+  }
+
+  /**
+   * mkdir -p, one at a time per directory: the files of a new version, committed together, find its
+   * directory missing together and share one creation.
+   */
+  private makeDir(dir: string): Promise<void> {
+    let making = this.making.get(dir);
+    if (!making) {
+      making = mkdir(dir, { recursive: true })
+        .then(() => undefined)
+        .finally(() => this.making.delete(dir));
+      this.making.set(dir, making);
+    }
+    return making;
   }
 
   /**

@@ -194,6 +194,15 @@ export class FillSpool {
     return this.current?.path ?? null;
   }
 
+  /**
+   * The file of the attempt in progress (or of the last one), open for reading: the fill's checks read it
+   * through this handle instead of opening the file again. It stays open until the spool is closed and its
+   * last reader is gone; whoever borrows it must not close it.
+   */
+  get handle(): FileHandle | null {
+    return this.current?.handle ?? null;
+  }
+
   /** Flushes the current attempt's file to stable storage through its open handle (before it is committed). */
   async flush(): Promise<void> {
     if (!this.current) throw new Error('nothing was spooled');
