@@ -20,6 +20,18 @@ export type ZipSource =
   | { readonly handle: FileHandle; readonly size: number }
   | { readonly blobs: BlobStore; readonly key: string; readonly size: number; readonly tail?: Buffer };
 
+/** Bytes of a package already in memory, from `position` on (its end, read once for the central directory). */
+interface HeldBytes {
+  readonly position: number;
+  readonly bytes: Buffer;
+}
+
+/** The held bytes of [start, end), when they hold all of it; else null (read them from the source). */
+function bytesWithin(held: HeldBytes | null, start: number, end: number): Buffer | null {
+  if (!held || start < held.position || end > held.position + held.bytes.length) return null;
+  return held.bytes.subarray(start - held.position, end - held.position);
+}
+
 /** Chunk size of the streams yauzl asks an open file for (entry data). */
 const HANDLE_STREAM_CHUNK = 64 * 1024;
 
@@ -27,27 +39,20 @@ const HANDLE_STREAM_CHUNK = 64 * 1024;
 const HANDLE_KEEP_MIN = 4096;
 
 /**
- * Serves yauzl's reads from a file someone else opened and will close: positional reads through the
- * handle, and close() leaves it open (yauzl closes its reader when the zip is closed). yauzl's first read
+ * Serves yauzl's reads from a file someone else opened and will close: positional reads and streams
+ * through the handle, which stays open (the base reader's close(), called when the zip closes, does nothing). yauzl's first read
  * takes up to the last 64 KiB of the file; it is kept, so the central directory's many small reads that
  * follow (and, for a small package, the nuspec itself) come from memory.
  */
 class HandleReader extends yauzl.RandomAccessReader {
-  private kept: { readonly position: number; readonly bytes: Buffer } | null = null;
+  private kept: HeldBytes | null = null;
 
   constructor(private readonly handle: FileHandle) {
     super();
   }
 
-  /** The kept bytes of [start, end), when they hold all of it. */
-  private fromKept(start: number, end: number): Buffer | null {
-    const k = this.kept;
-    if (!k || start < k.position || end > k.position + k.bytes.length) return null;
-    return k.bytes.subarray(start - k.position, end - k.position);
-  }
-
   override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null) => void): void {
-    const kept = this.fromKept(position, position + length);
+    const kept = bytesWithin(this.kept, position, position + length);
     if (kept) {
       kept.copy(buffer, offset);
       setImmediate(() => callback(null));
@@ -67,8 +72,10 @@ class HandleReader extends yauzl.RandomAccessReader {
   }
 
   override _readStreamForRange(start: number, end: number): Readable {
-    const kept = this.fromKept(start, end);
+    const kept = bytesWithin(this.kept, start, end);
     if (kept) return Readable.from([kept]);
+    // Not handle.createReadStream(): on Node 20 its streams close the handle when they end, even with
+    // autoClose false (test/unit/nupkg.test.ts fails with EBADF), and the spool's readers still need it.
     const handle = this.handle;
     let position = start;
     return new Readable({
@@ -93,10 +100,6 @@ class HandleReader extends yauzl.RandomAccessReader {
       },
     });
   }
-
-  override close(callback: (err: Error | null) => void): void {
-    setImmediate(() => callback(null));
-  }
 }
 
 /** Serves yauzl's range reads from the blob store (a stream per range, opened lazily), or from the tail in memory. */
@@ -111,8 +114,8 @@ class BlobRangeReader extends yauzl.RandomAccessReader {
   }
 
   override _readStreamForRange(start: number, end: number): Readable {
-    const tailStart = this.size - (this.tail?.length ?? 0);
-    if (this.tail && start >= tailStart) return Readable.from([this.tail.subarray(start - tailStart, end - tailStart)]);
+    const held = bytesWithin(this.tail ? { position: this.size - this.tail.length, bytes: this.tail } : null, start, end);
+    if (held) return Readable.from([held]);
     const out = new PassThrough();
     this.blobs.openRead(this.key, { start, end }).then(
       (stream) => {
