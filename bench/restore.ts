@@ -13,7 +13,7 @@
 // Knobs: BENCH_ROUNDS (3), BENCH_RESTORE_FEEDS (fake,machine), BENCH_WORKERS (the proxy's default), BENCH_KEEP_TMP=1.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { cpus, tmpdir } from 'node:os';
@@ -22,7 +22,7 @@ import { realPackagePaths, startFakeUpstream, type FakeUpstream } from '../test/
 import { pseudoRandomBytes, writePackages, type PackageSpec } from '../test/helpers/packages.ts';
 import { commitOf, machineLine, machineNuGetFeed, type MachineFeed } from './lib/machine.ts';
 import { flatContainerOf, get } from './lib/http.ts';
-import { cpuSeconds, spawnProxy, type ProxyProcess } from './lib/processes.ts';
+import { cpuSeconds, machineTicks, spawnProxy, type ProxyProcess } from './lib/processes.ts';
 import { DOTNET, requireTools } from './lib/requirements.ts';
 import { median, progress, ratio, seconds, table } from './lib/stats.ts';
 
@@ -216,14 +216,6 @@ interface Cpu {
   readonly machineBusy: number;
   /** CPU seconds of the proxy's processes (NaN for direct runs). */
   readonly proxySeconds: number;
-}
-
-/** Busy and total clock ticks of all CPUs so far (/proc/stat's first line). */
-function machineTicks(): { busy: number; total: number } {
-  const fields = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  const total = fields.reduce((a, b) => a + b, 0);
-  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-  return { busy: total - idle, total };
 }
 
 /** Runs a restore and notes the CPU it took: the machine's, and the proxy's when `proxy` is given. */

@@ -185,6 +185,14 @@ export async function cpuSeconds(pids: readonly number[]): Promise<number> {
   return ticks / 100;
 }
 
+/** Busy and total clock ticks of all CPUs so far, every process (/proc/stat's first line; busy: all but idle and iowait). */
+export function machineTicks(): { busy: number; total: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
 /**
  * CPU seconds used by this process's children that have exited and been waited for (cutime + cstime):
  * around one child's run, what that child used (wrk, for instance).
