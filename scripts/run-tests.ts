@@ -31,6 +31,12 @@ if (files.length === 0) {
   process.exit(2);
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...(serial ? ['--test-concurrency=1'] : []), ...files], { cwd: root, stdio: 'inherit' });
+// The runner's own report (spec on a terminal, TAP otherwise, as node picks by default), then every
+// failure again at the end, where a cut log still shows it.
+const reporters = [
+  '--test-reporter', process.stdout.isTTY ? 'spec' : 'tap', '--test-reporter-destination', 'stdout',
+  '--test-reporter', './scripts/failures-reporter.mjs', '--test-reporter-destination', 'stdout',
+];
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...reporters, ...(serial ? ['--test-concurrency=1'] : []), ...files], { cwd: root, stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

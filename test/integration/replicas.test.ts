@@ -178,10 +178,22 @@ async function locksLeft(cacheDirs: readonly string[], options: { deadHoldersToo
         const holder = JSON.parse((await readFile(join(localLocksDir(dir), name), 'utf8').catch(() => '{}')) || '{}') as { pid?: number };
         if (typeof holder.pid === 'number' && !isAlive(holder.pid)) continue;
       }
-      left.push(name);
+      left.push(`${name} (${await holderOf(join(localLocksDir(dir), name))})`);
     }
   }
   return left;
+}
+
+/** Who holds a lock file, for the failure message: its pid and whether that process still runs. */
+async function holderOf(path: string): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  let pid: unknown;
+  try {
+    pid = (JSON.parse(text) as { pid?: unknown }).pid;
+  } catch {
+    pid = undefined;
+  }
+  return typeof pid === 'number' ? `held by pid ${pid}, ${isAlive(pid) ? 'running' : 'gone'}` : `unreadable: ${JSON.stringify(text.slice(0, 80))}`;
 }
 
 function isAlive(pid: number): boolean {
@@ -253,9 +265,21 @@ for (const row of STORES) {
           ...(coordination.redis ? { NUGET_PROXY_REDIS_URL: redis.url } : {}),
         }));
 
+      // A filler releases its lease just after its clients got their last byte (the release is not on their
+      // path), so the check gives it a moment: half the lease, after which a Redis lease would be lapsing by
+      // itself (lock files never vanish by themselves: a leaked one stays).
       const noLeaseLeft = async () => {
-        assert.deepEqual(await locksLeft(store.cacheDirs, { deadHoldersToo: row.sharedDirectory }), [], 'no lock file left');
-        if (coordination.redis) assert.equal(await redisLeasesLeft(redis), '', 'no Redis lease left');
+        const deadline = Date.now() + (LEASE_SECONDS * 1000) / 2;
+        let locks: string[];
+        let leases = '';
+        for (;;) {
+          locks = await locksLeft(store.cacheDirs, { deadHoldersToo: row.sharedDirectory });
+          leases = coordination.redis ? await redisLeasesLeft(redis) : '';
+          if ((locks.length === 0 && leases === '') || Date.now() > deadline) break;
+          await sleep(50);
+        }
+        assert.deepEqual(locks, [], 'no lock file left');
+        assert.equal(leases, '', 'no Redis lease left');
       };
 
       test(`${coordination.name}: ${coordination.requests} concurrent cold requests for a 40 MB package → 1 upstream download, ${coordination.requests} identical bodies`, async () => {
