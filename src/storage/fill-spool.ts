@@ -1,6 +1,7 @@
 // A fill's local spool that clients read while upstream is still sending it. Every upstream attempt
 // writes its own temp file; a client follows the attempt it joined, reading what is on disk at its own
-// pace (a slow client holds back neither the fill nor memory), and never gets the attempt's last byte
+// pace (a slow client holds back neither the fill nor memory; one keeping up takes the bytes of the last
+// write from memory instead of reading them back), and never gets the attempt's last byte
 // until the fill releases it — after the checks — so no client can see a complete response whose bytes
 // fail them. When an attempt breaks off and the retry announces the same body (the same Content-Length,
 // and the same x-ms-meta-sha512 when either sends one: a package is immutable), its readers carry on from
@@ -37,6 +38,14 @@ function sameBody(a: AttemptHeaders, b: AttemptHeaders): boolean {
 
 class Attempt {
   written = 0;
+  /**
+   * The bytes of the last completed write (and the last byte of the one before, denied to readers until then),
+   * at [heldStart, written): readers keeping up with the download (most of them) take these from memory
+   * instead of reading back what was just written. Held until the next write completes: no more memory
+   * than the write itself took.
+   */
+  private held: readonly Buffer[] = [];
+  private heldStart = 0;
   state: 'receiving' | 'released' | 'failed' = 'receiving';
   error: Error | null = null;
   /** A failed attempt: the retry its readers carry on with, once there is one. */
@@ -63,6 +72,39 @@ class Attempt {
   detach(reader: SpoolReader): void {
     this.readers.delete(reader);
     this.closeIfIdle();
+  }
+
+  /** `bytesWritten` bytes of `buffers` are in the file at `at`: remember them and wake the readers. */
+  wrote(buffers: readonly Buffer[], at: number, bytesWritten: number): void {
+    // The previous write's last byte too: readers got all of it but that one (withheld until release).
+    const previousLast = this.held.at(-1);
+    const carried = previousLast && previousLast.length > 0 && this.written === at ? previousLast.subarray(-1) : null;
+    const held: Buffer[] = carried ? [carried] : [];
+    let left = bytesWritten;
+    for (const b of buffers) {
+      if (left <= 0) break;
+      held.push(b.length <= left ? b : b.subarray(0, left));
+      left -= b.length;
+    }
+    this.held = held;
+    this.heldStart = carried ? at - 1 : at;
+    this.written = at + bytesWritten;
+    this.wake();
+  }
+
+  /** Bytes at `position` (up to `limit`) still held from the last write, without copying; null if not held. */
+  heldAt(position: number, limit: number): Buffer | null {
+    if (position < this.heldStart) return null;
+    let offset = this.heldStart;
+    for (const b of this.held) {
+      if (position < offset + b.length) {
+        const end = Math.min(b.length, limit - offset);
+        const start = position - offset;
+        return end > start ? b.subarray(start, end) : null;
+      }
+      offset += b.length;
+    }
+    return null;
   }
 
   /** New bytes, a release or a failure: readers waiting for one look again. */
@@ -147,6 +189,11 @@ class SpoolReader extends Readable {
       return;
     }
     const limit = a.readable;
+    // What the last write still holds in memory: no read back from the file.
+    for (let held = a.heldAt(this.position, limit); held; held = a.heldAt(this.position, limit)) {
+      this.position += held.length;
+      if (!this.push(held)) return;
+    }
     if (this.position < limit) {
       const n = Math.min(READ_CHUNK_BYTES, limit - this.position);
       const buf = Buffer.allocUnsafe(n);
@@ -239,10 +286,10 @@ export class FillSpool {
       highWaterMark: READ_CHUNK_BYTES,
       writev(chunks, cb) {
         const buffers = chunks.map((c) => c.chunk as Buffer);
-        handle.writev(buffers, attempt.written).then(
+        const at = attempt.written;
+        handle.writev(buffers, at).then(
           ({ bytesWritten }) => {
-            attempt.written += bytesWritten;
-            attempt.wake();
+            attempt.wrote(buffers, at, bytesWritten);
             cb();
           },
           (err: unknown) => cb(err as Error),

@@ -176,4 +176,34 @@ describe('FillSpool', () => {
     assert.ok(staying.bytes().equals(data));
     await spool.close();
   });
+
+  it("a reader keeping up takes each write's bytes from memory; one that fell behind reads them back from the file", async () => {
+    const spool = new FillSpool(temp, 'h.1.0.0.nupkg');
+    const sink = await spool.begin({ declaredBytes: null, sha512: null });
+    const handle = spool.handle ?? assert.fail('no spool file');
+    let fileReads = 0;
+    const read = handle.read.bind(handle) as (...args: unknown[]) => Promise<unknown>;
+    (handle as { read: unknown }).read = (...args: unknown[]) => {
+      fileReads++;
+      return read(...args);
+    };
+    const keepingUp = collect((await spool.follow())?.stream ?? assert.fail('no attempt'));
+    const data = bytes(300_000, 8);
+    for (let at = 0; at < 200_000; at += 20_000) {
+      await write(sink, data.subarray(at, at + 20_000));
+      await tick(5);
+    }
+    assert.equal(keepingUp.bytes().length, 199_999, 'everything written but the last byte');
+    assert.equal(fileReads, 0, 'nothing read back from the file');
+    const behind = collect((await spool.follow())?.stream ?? assert.fail('no attempt'));
+    await write(sink, data.subarray(200_000));
+    await end(sink);
+    spool.release();
+    for (const r of [keepingUp, behind]) {
+      assert.deepEqual(await r.done, { ended: true, error: null });
+      assert.ok(r.bytes().equals(data));
+    }
+    assert.ok(fileReads > 0, 'the late reader read what the last write no longer holds from the file');
+    await spool.close();
+  });
 });
