@@ -231,6 +231,16 @@ export async function run(): Promise<string> {
       ratio(median(nd.map((r, i) => r.p99Ms / (ng[i] as WrkResult).p99Ms))),
       ratio(median(pr.map((r, i) => value(row, r) / value(row, nd[i] as WrkResult)))),
     ]);
+    // Server CPU per request: what a request cost each server, whatever the load generator managed. On a
+    // shared machine a core can run at half speed for a while (a neighbour); that shows as a dearer round
+    // for whichever server ran then, so each server's cheapest round is its cost on an unslowed core.
+    const costUs = (r: WrkResult): number => (r.serverCpus / r.requestsPerSecond) * 1e6;
+    const us = (v: number): string => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+    const costSummary = measured.map(({ row, proxy: pr, nginx: ng, node: nd }) => {
+      const [p, n, b] = [pr, ng, nd].map((runs) => runs.map(costUs));
+      const span = (c: number[]): string => `${us(Math.min(...c))}–${us(Math.max(...c))}`;
+      return [row.name, span(p as number[]), span(n as number[]), span(b as number[]), ratio(Math.min(...(n as number[])) / Math.min(...(p as number[]))), ratio(Math.min(...(b as number[])) / Math.min(...(p as number[])))];
+    });
     const details = measured.flatMap(({ row, proxy: pr, nginx: ng, node: nd }) =>
       pr.flatMap((r, i) =>
         [
@@ -239,7 +249,7 @@ export async function run(): Promise<string> {
           ['node:http', nd[i] as WrkResult],
         ].map(([name, x]) => {
           const w = x as WrkResult;
-          return [row.name, i + 1, name as string, count(w.requestsPerSecond), rate(w.bytesPerSecond), ms(w.p50Ms), ms(w.p99Ms), ms(w.maxMs), w.serverCpus.toFixed(2), w.loadCpus.toFixed(2), w.errors];
+          return [row.name, i + 1, name as string, count(w.requestsPerSecond), rate(w.bytesPerSecond), ms(w.p50Ms), ms(w.p99Ms), ms(w.maxMs), w.serverCpus.toFixed(2), us(costUs(w)), w.loadCpus.toFixed(2), w.errors];
         }),
       ),
     );
@@ -255,8 +265,11 @@ export async function run(): Promise<string> {
       "Node's floor: a bare node:http server answering the proxy's bytes from memory, one res.end per request, same CPUs (medians, each ratio taken within a round):",
       table(['request', 'node:http', 'node:http / nginx', 'p99 ms node:http', 'p99 node:http / nginx', 'nuget-proxy / node:http'], floorSummary),
       '',
-      'each run (server CPUs, wrk CPUs: cores each kept busy over the run, 1.00 = one core all the time; errors: non-2xx and socket errors):',
-      table(['request', 'round', 'server', 'req/s', 'transfer', 'p50 ms', 'p99 ms', 'max ms', 'server CPUs', 'wrk CPUs', 'errors'], details),
+      'CPU per request (server CPU time ÷ requests, µs; lowest–highest of the rounds: a dearer round of the same server is a slowed core or a load that changed) and, on each server\'s cheapest round, the proxy\'s cost against the others:',
+      table(['request', 'nuget-proxy µs', 'nginx µs', 'node:http µs', 'nginx / nuget-proxy, cheapest rounds', 'node:http / nuget-proxy, cheapest rounds'], costSummary),
+      '',
+      'each run (server CPUs, wrk CPUs: cores each kept busy over the run, 1.00 = one core all the time; µs/request: server CPU time per request; errors: non-2xx and socket errors):',
+      table(['request', 'round', 'server', 'req/s', 'transfer', 'p50 ms', 'p99 ms', 'max ms', 'server CPUs', 'µs/request', 'wrk CPUs', 'errors'], details),
       '',
       `responses: ${notes.join('; ')}`,
       `upstream requests during the measured runs: ${upstreamRequests}${upstreamRequests > 0 ? ' (not everything was warm)' : ''}`,
