@@ -20,6 +20,8 @@ interface HostState {
   probeInFlight: boolean;
   /** Set when a request to the host outlived the stale-wait deadline; cleared by any success. */
   slow: boolean;
+  /** When the host last answered (any HTTP status); -Infinity before that. */
+  answeredAt: number;
 }
 
 export type Admission = { allowed: true; probe: boolean } | { allowed: false; retryInMs: number };
@@ -35,7 +37,7 @@ export class CircuitBreaker {
   private get(host: string): HostState {
     let s = this.hosts.get(host);
     if (!s) {
-      s = { state: 'closed', consecutiveFailures: 0, openedAt: 0, backoffMs: this.options.backoffMs, probeInFlight: false, slow: false };
+      s = { state: 'closed', consecutiveFailures: 0, openedAt: 0, backoffMs: this.options.backoffMs, probeInFlight: false, slow: false, answeredAt: -Infinity };
       this.hosts.set(host, s);
     }
     return s;
@@ -64,9 +66,23 @@ export class CircuitBreaker {
     return { allowed: false, retryInMs: Math.max(0, s.backoffMs - waited) };
   }
 
+  /** The breaker's clock (ms): when a request or attempt starts, for recordFailure and trip. */
+  clock(): number {
+    return this.now();
+  }
+
+  /**
+   * A failure of a request that began before the host's latest answer says nothing new: the host answered
+   * since (a probe closed the breaker while requests sent into the outage were still timing out).
+   */
+  private outdated(s: HostState, startedAt: number | undefined): boolean {
+    return startedAt !== undefined && startedAt < s.answeredAt;
+  }
+
   /** The host answered (any HTTP status): it is reachable. */
   recordSuccess(host: string): void {
     const s = this.get(host);
+    s.answeredAt = this.now();
     s.consecutiveFailures = 0;
     s.probeInFlight = false;
     s.slow = false;
@@ -74,9 +90,10 @@ export class CircuitBreaker {
     this.transition(host, s, 'closed');
   }
 
-  /** A connection failure or timeout. */
-  recordFailure(host: string): void {
+  /** A connection failure or timeout of an attempt that started at `startedAt` (the breaker's clock). */
+  recordFailure(host: string, startedAt?: number): void {
     const s = this.get(host);
+    if (this.outdated(s, startedAt)) return;
     s.consecutiveFailures++;
     if (s.state === 'half_open') {
       // The probe failed: open again with a longer back-off.
@@ -97,11 +114,11 @@ export class CircuitBreaker {
    * A request waited its whole deadline and the host never answered: open now rather than after
    * `failureThreshold` timeouts, so the requests behind it fail fast instead of each waiting a deadline.
    */
-  trip(host: string): void {
+  trip(host: string, startedAt?: number): void {
     const s = this.get(host);
-    if (s.state === 'open') return;
+    if (s.state === 'open' || this.outdated(s, startedAt)) return;
     if (s.state === 'half_open') {
-      this.recordFailure(host);
+      this.recordFailure(host, startedAt);
       return;
     }
     s.consecutiveFailures = Math.max(s.consecutiveFailures, this.options.failureThreshold);

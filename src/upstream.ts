@@ -296,6 +296,7 @@ export class UpstreamClient implements UpstreamTransport {
   private async withRetries<T>(url: URL, resource: Resource, attempt: (timeouts: PhaseTimeouts) => Promise<T>, deadlineAt = this.newDeadline()): Promise<T> {
     const { config, metrics, breaker, log } = this.deps;
     const host = url.host;
+    const requestStartedAt = breaker.clock();
     let last: AttemptError | null = null;
     /** The host answered at least one attempt (any HTTP status, or a body that broke off). */
     let heard = false;
@@ -324,6 +325,7 @@ export class UpstreamClient implements UpstreamTransport {
         });
       }
       const end = metrics.upstreamDuration.startTimer({ upstream: config.name, resource });
+      const attemptStartedAt = breaker.clock();
       try {
         const result = await attempt(this.timeoutsWithin(deadlineAt - Date.now()));
         end();
@@ -343,7 +345,7 @@ export class UpstreamClient implements UpstreamTransport {
         }
         last = err instanceof AttemptError ? err : this.classify(err, false);
         metrics.upstreamRequests.inc({ upstream: config.name, resource, outcome: last.outcome });
-        if (last.unreachable) breaker.recordFailure(host);
+        if (last.unreachable) breaker.recordFailure(host, attemptStartedAt);
         else {
           heard = true;
           breaker.recordSuccess(host);
@@ -359,7 +361,7 @@ export class UpstreamClient implements UpstreamTransport {
     // No attempt at all: the time was used up before (an equivalent URL tried first).
     const e = last ?? new AttemptError('no time left', 'timeout', 'timeout', false, false);
     if (outOfTime && last && !heard) {
-      breaker.trip(host);
+      breaker.trip(host, requestStartedAt);
       log.warn({ upstream: config.name, host, resource, deadlineMs: config.requestDeadlineMs }, 'upstream did not answer within the request deadline');
     }
     throw this.finalError(host, e, outOfTime);

@@ -63,6 +63,29 @@ describe('CircuitBreaker', () => {
     assert.deepEqual(breaker.admit(HOST), { allowed: false, retryInMs: 2000 });
   });
 
+  it('failures and trips of requests sent before the host last answered do not reopen it; later ones do', () => {
+    const { breaker, clock, changes } = setup({ failureThreshold: 3, backoffMs: 1000 });
+    const sentIntoOutage = breaker.clock();
+    openIt(breaker);
+    clock.t += 1000;
+    assert.deepEqual(breaker.admit(HOST), { allowed: true, probe: true });
+    clock.t += 5;
+    breaker.recordSuccess(HOST);
+    assert.equal(breaker.state(HOST), 'closed');
+    // Requests sent during the outage time out after the probe closed the breaker.
+    clock.t += 2000;
+    for (let i = 0; i < 5; i++) breaker.recordFailure(HOST, sentIntoOutage);
+    breaker.trip(HOST, sentIntoOutage);
+    assert.equal(breaker.state(HOST), 'closed');
+    assert.deepEqual(breaker.admit(HOST), { allowed: true, probe: false });
+    // A request sent after the host answered: its failures count again.
+    const sentLater = breaker.clock();
+    clock.t += 3000;
+    breaker.trip(HOST, sentLater);
+    assert.equal(breaker.state(HOST), 'open');
+    assert.deepEqual(changes, [[HOST, 'open'], [HOST, 'half_open'], [HOST, 'closed'], [HOST, 'open']]);
+  });
+
   it('counts consecutive failures only: a success in between resets the count', () => {
     const { breaker } = setup({ failureThreshold: 3 });
     breaker.recordFailure(HOST);
