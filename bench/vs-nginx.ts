@@ -236,11 +236,16 @@ export async function run(): Promise<string> {
     // for whichever server ran then, so each server's cheapest round is its cost on an unslowed core.
     const costUs = (r: WrkResult): number => (r.serverCpus / r.requestsPerSecond) * 1e6;
     const us = (v: number): string => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
-    const costSummary = measured.map(({ row, proxy: pr, nginx: ng, node: nd }) => {
-      const [p, n, b] = [pr, ng, nd].map((runs) => runs.map(costUs));
-      const span = (c: number[]): string => `${us(Math.min(...c))}–${us(Math.max(...c))}`;
-      return [row.name, span(p as number[]), span(n as number[]), span(b as number[]), ratio(Math.min(...(n as number[])) / Math.min(...(p as number[]))), ratio(Math.min(...(b as number[])) / Math.min(...(p as number[])))];
-    });
+    const cheapest = (runs: readonly WrkResult[]): number => Math.min(...runs.map(costUs));
+    const span = (runs: readonly WrkResult[]): string => `${us(cheapest(runs))}–${us(Math.max(...runs.map(costUs)))}`;
+    const costSummary = measured.map(({ row, proxy: pr, nginx: ng, node: nd }) => [
+      row.name,
+      span(pr),
+      span(ng),
+      span(nd),
+      ratio(cheapest(ng) / cheapest(pr)),
+      ratio(cheapest(nd) / cheapest(pr)),
+    ]);
     const details = measured.flatMap(({ row, proxy: pr, nginx: ng, node: nd }) =>
       pr.flatMap((r, i) =>
         [

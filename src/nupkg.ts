@@ -40,9 +40,9 @@ const HANDLE_KEEP_MIN = 4096;
 
 /**
  * Serves yauzl's reads from a file someone else opened and will close: positional reads and streams
- * through the handle, which stays open (the base reader's close(), called when the zip closes, does nothing). yauzl's first read
- * takes up to the last 64 KiB of the file; it is kept, so the central directory's many small reads that
- * follow (and, for a small package, the nuspec itself) come from memory.
+ * through the handle, which stays open (the base reader's close(), called when the zip closes, does
+ * nothing). yauzl's first read takes up to the last 64 KiB of the file; it is kept, so the central
+ * directory's many small reads that follow (and, for a small package, the nuspec itself) come from memory.
  */
 class HandleReader extends yauzl.RandomAccessReader {
   private kept: HeldBytes | null = null;
