@@ -504,7 +504,7 @@ export class FlatContainerResource {
 
   /**
    * Downloads from `feed` into the spool (clients following it get the bytes as they arrive, all but the
-   * last), verifies, releases the last bytes to those clients, then commits. Nothing is cached, and the
+   * last), verifies, releases the last bytes to those clients, then commits (the fill lasts until then). Nothing is cached, and the
    * following clients are aborted, when any check fails.
    */
   private async fillNupkg(req: FlatFileRequest, feed: Feed, upstream: UpstreamTransport, spool: FillSpool): Promise<void> {
@@ -531,6 +531,12 @@ export class FlatContainerResource {
       if (gotId !== lowerId || gotVersion !== lowerVersion) {
         throw new UpstreamInvalid(`upstream ${feed.name} package for ${lowerId} ${lowerVersion} contains ${manifest.nuspec.id} ${manifest.nuspec.fullVersion}`);
       }
+      // Verified: the clients following the download may have its last byte now, while the commit runs — it
+      // is no check, and its flushes and side files would add their latency to every cold package. A client
+      // that asks again meanwhile joins this fill (in this process; another process or replica waits for its
+      // lease), so it still finds the package cached. A commit that fails (a full disk) leaves those clients
+      // with their correct bytes and the cache without the package.
+      spool.release();
       // The source marker first, the .nupkg last: once it is visible, its .sha512 and .nuspec are there too.
       // With one upstream, claiming removes nothing, so the marker is written beside the others.
       const sidecars = async () => {
@@ -545,10 +551,6 @@ export class FlatContainerResource {
       await commitPackageFile(blobs, packageKey(lowerId, lowerVersion, 'nupkg'), spool, path, result.bytes, sidecars);
       // Storage gauges, retention and the other workers follow through the held-packages view.
       this.deps.local.noteFilled(lowerId, lowerVersion, { bytes: result.bytes });
-      // Verified and committed: the clients following the download may have its last byte. A client that
-      // got a complete response finds the package in the cache (every process and replica does), and a
-      // commit that fails (a full disk) breaks their responses off instead of completing them.
-      spool.release();
       metrics.blobFills.inc({ resource: 'nupkg', result: 'ok' });
       log.info({ lowerId, lowerVersion, upstream: feed.name, bytes: result.bytes }, 'package filled');
     } catch (err) {

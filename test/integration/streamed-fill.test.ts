@@ -1,19 +1,21 @@
 // Fills streamed through, against the real fake upstream: the first client and every coalesced waiter get
 // a slow download's bytes as they arrive; a package that fails a check (zip, nuspec id, SHA-512 header) is
 // never delivered complete — the client's response breaks off — and never cached, with no temp file left;
-// HEAD on a cold package waits for the verified package; a client hanging up mid-stream never cancels the fill.
+// HEAD on a cold package waits for the verified package; a client hanging up mid-stream never cancels the fill;
+// a commit failing after the checks leaves the client its verified bytes and the cache without the package.
 // With several upstreams (configuration file), a package from the second feed or from a folder streams the
 // same way, and the policy refuses a download before any byte (or upstream request) happens.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeUpstream, startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { buildPackage, pseudoRandomBytes, writePackages, type PackageSpec } from '../helpers/packages.ts';
 import { makeTempDir, startProxy, type TestProxy } from '../helpers/proxy.ts';
+import { metricValue } from '../helpers/replicas.ts';
 
 let upstream: FakeUpstream;
 let proxy: TestProxy;
@@ -24,7 +26,7 @@ function bigSpec(id: string, kb: number): PackageSpec {
   return { id, version: '1.0.0', description: 'A package for streamed fills.', extraFiles: { 'content/payload.bin': pseudoRandomBytes(kb * 1024, kb) }, storeExtraFiles: true };
 }
 
-const SPECS = ['Stream.Slow', 'Stream.Shared', 'Stream.Head', 'Stream.Hangup', 'Stream.Retry', 'Stream.Good'].map((id) => bigSpec(id, 1200));
+const SPECS = ['Stream.Slow', 'Stream.Shared', 'Stream.Head', 'Stream.Hangup', 'Stream.Retry', 'Stream.Good', 'Stream.Uncommitted'].map((id) => bigSpec(id, 1200));
 
 before(async () => {
   const dir = await makeTempDir('streamed-packages');
@@ -208,6 +210,43 @@ describe('fills streamed through', () => {
     assert.equal(sha(again.body), sha(packages.get(id) as Buffer));
     assert.equal(upstream.count(upstreamPath(id), { method: 'GET' }), 2);
     assert.deepEqual(await tempFiles(), []);
+  });
+
+  it('a commit that fails after the checks: the client already has the verified package, nothing is cached, the failure is counted', async () => {
+    const id = 'stream.uncommitted';
+    upstream.resetLog();
+    // A plain file where the id's directory goes: the download and its checks succeed (the spool is in
+    // tmp/), and every write of the commit fails.
+    const obstacle = join(proxy.cacheDir, 'packages', id);
+    await mkdir(join(proxy.cacheDir, 'packages'), { recursive: true });
+    await writeFile(obstacle, 'not a directory');
+    const failedBefore = metricValue(await (await fetch(`${proxy.url}/metrics`)).text(), 'nuget_proxy_blob_fills_total', { resource: 'nupkg', result: 'error' });
+    try {
+      const r = await timedGet(nupkgPath(id));
+      assert.equal(r.status, 200);
+      assert.equal(r.complete, true, 'the response completes: its bytes passed the checks');
+      assert.equal(sha(r.body), sha(packages.get(id) as Buffer));
+      assert.equal(r.headers['x-cache'], 'MISS');
+      // The commit runs after the last byte went out: wait for its failure to be counted.
+      let failed = failedBefore;
+      for (let i = 0; i < 100 && failed === failedBefore; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        failed = metricValue(await (await fetch(`${proxy.url}/metrics`)).text(), 'nuget_proxy_blob_fills_total', { resource: 'nupkg', result: 'error' });
+      }
+      assert.equal(failed, failedBefore + 1, 'the failed commit is counted as a failed fill');
+      assert.equal((await readFile(obstacle, 'utf8')), 'not a directory');
+      assert.deepEqual(await tempFiles(), [], 'no temp file is left');
+    } finally {
+      await rm(obstacle, { force: true });
+    }
+    // With the obstacle gone, the next request fills (a second download) and caches the package.
+    const again = await timedGet(nupkgPath(id));
+    assert.equal(again.status, 200);
+    assert.equal(sha(again.body), sha(packages.get(id) as Buffer));
+    // HEAD answers from the store, after the fill it may join.
+    assert.equal((await head(nupkgPath(id))).status, 200);
+    assert.ok((await cachedFiles(id)).includes(`${id}.1.0.0.nupkg`));
+    assert.equal(upstream.count(upstreamPath(id), { method: 'GET' }), 2);
   });
 });
 
