@@ -504,8 +504,8 @@ export class FlatContainerResource {
 
   /**
    * Downloads from `feed` into the spool (clients following it get the bytes as they arrive, all but the
-   * last), verifies, releases the last bytes to those clients, then commits (the fill lasts until then). Nothing is cached, and the
-   * following clients are aborted, when any check fails.
+   * last), verifies, releases the last bytes to those clients, then commits (the fill lasts until then).
+   * Nothing is cached, and the following clients are aborted, when any check fails.
    */
   private async fillNupkg(req: FlatFileRequest, feed: Feed, upstream: UpstreamTransport, spool: FillSpool): Promise<void> {
     const { lowerId, lowerVersion } = req;
