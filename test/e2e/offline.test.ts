@@ -47,6 +47,9 @@ before(async () => {
 });
 
 after(async () => {
+  // The online proxy too: when filling failed, before() never reached its stop (stop is idempotent), and its
+  // server would keep this test file running.
+  await online?.stop();
   await offline?.dispose();
   await upstream?.stop();
 });
