@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { startFakeUpstream, startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { buildPackage, pseudoRandomBytes, writePackages, type PackageSpec } from '../helpers/packages.ts';
@@ -220,7 +221,8 @@ describe('fills streamed through', () => {
     const obstacle = join(proxy.cacheDir, 'packages', id);
     await mkdir(join(proxy.cacheDir, 'packages'), { recursive: true });
     await writeFile(obstacle, 'not a directory');
-    const failedBefore = metricValue(await (await fetch(`${proxy.url}/metrics`)).text(), 'nuget_proxy_blob_fills_total', { resource: 'nupkg', result: 'error' });
+    const failedFills = async () => metricValue(await (await fetch(`${proxy.url}/metrics`)).text(), 'nuget_proxy_blob_fills_total', { resource: 'nupkg', result: 'error' });
+    const failedBefore = await failedFills();
     try {
       const r = await timedGet(nupkgPath(id));
       assert.equal(r.status, 200);
@@ -230,11 +232,11 @@ describe('fills streamed through', () => {
       // The commit runs after the last byte went out: wait for its failure to be counted.
       let failed = failedBefore;
       for (let i = 0; i < 100 && failed === failedBefore; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        failed = metricValue(await (await fetch(`${proxy.url}/metrics`)).text(), 'nuget_proxy_blob_fills_total', { resource: 'nupkg', result: 'error' });
+        await sleep(20);
+        failed = await failedFills();
       }
       assert.equal(failed, failedBefore + 1, 'the failed commit is counted as a failed fill');
-      assert.equal((await readFile(obstacle, 'utf8')), 'not a directory');
+      assert.equal(await readFile(obstacle, 'utf8'), 'not a directory');
       assert.deepEqual(await tempFiles(), [], 'no temp file is left');
     } finally {
       await rm(obstacle, { force: true });
