@@ -10,11 +10,15 @@
 // source`), when it answers, with an ASP.NET-style project whose packages are picked at run time from a
 // candidate list (those the feed serves). Its address is never printed.
 //
+// On the fake feed each round also restores through nginx (lib/nginx.ts: proxy_cache, the cache a sysadmin
+// would put there instead), cold and warm, with as many worker processes as the proxy: what any cache in
+// front of the feed costs on this machine, beside what nuget-proxy costs.
+//
 // Knobs: BENCH_ROUNDS (3), BENCH_RESTORE_FEEDS (fake,machine), BENCH_WORKERS (the proxy's default), BENCH_KEEP_TMP=1.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { cpus, tmpdir } from 'node:os';
 import { dotnet, freshClientState, makeProject, type ProjectSpec } from '../test/helpers/clients.ts';
@@ -22,8 +26,9 @@ import { realPackagePaths, startFakeUpstream, type FakeUpstream } from '../test/
 import { pseudoRandomBytes, writePackages, type PackageSpec } from '../test/helpers/packages.ts';
 import { commitOf, machineLine, machineNuGetFeed, type MachineFeed } from './lib/machine.ts';
 import { flatContainerOf, get } from './lib/http.ts';
+import { startNginxCache, type NginxCache } from './lib/nginx.ts';
 import { cpuSeconds, machineTicks, spawnProxy, type ProxyProcess } from './lib/processes.ts';
-import { DOTNET, requireTools } from './lib/requirements.ts';
+import { DOTNET, NGINX, requireTools } from './lib/requirements.ts';
 import { median, progress, ratio, seconds, table } from './lib/stats.ts';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -205,6 +210,9 @@ interface FeedResult {
   /** Cold cache in a proxy process that has filled another project first (empty for these packages). */
   readonly coldWarmed: number[];
   readonly warm: number[];
+  /** Through nginx's proxy_cache (fake feed only; empty elsewhere): a new nginx with an empty cache, then warm. */
+  readonly nginxCold: number[];
+  readonly nginxWarm: number[];
   /** Where the CPU went during each run (see Cpu). */
   readonly cpu: { direct: Cpu[]; cold: Cpu[]; coldWarmed: Cpu[]; warm: Cpu[] };
   readonly notes: string[];
@@ -250,8 +258,21 @@ async function measure(
   upstreamDownloads: (() => number) | null,
   /** A project of other packages: restored first through a second fresh proxy, which then restores `project` cold. */
   warmup: ProjectSpec | null,
+  /** Also through nginx's proxy_cache (an http feed on this machine). */
+  nginx: boolean,
 ): Promise<FeedResult> {
-  const result: FeedResult = { feed, packages: 0, direct: [], cold: [], coldWarmed: [], warm: [], cpu: { direct: [], cold: [], coldWarmed: [], warm: [] }, notes: [] };
+  const result: FeedResult = {
+    feed,
+    packages: 0,
+    direct: [],
+    cold: [],
+    coldWarmed: [],
+    warm: [],
+    nginxCold: [],
+    nginxWarm: [],
+    cpu: { direct: [], cold: [], coldWarmed: [], warm: [] },
+    notes: [],
+  };
   let reference: Map<string, string> | undefined;
   const same = (what: string, got: Map<string, string>): void => {
     const ref = reference as Map<string, string>;
@@ -307,9 +328,27 @@ async function measure(
         await rm(warmedDir, { recursive: true, force: true });
       }
     }
+    if (nginx) {
+      let cache: NginxCache | undefined;
+      const dir = join(work, `nginx-${round}`);
+      try {
+        cache = await startNginxCache({ dir, upstream: new URL(upstreamUrl).origin, workers: WORKERS ?? cpus().length });
+        const feedUrl = `${cache.url}${new URL(upstreamUrl).pathname}`;
+        const cold = await restore(work, project, feedUrl);
+        same('nginx cold', cold.packages);
+        result.nginxCold.push(cold.ms);
+        const warm = await restore(work, project, feedUrl);
+        same('nginx warm', warm.packages);
+        result.nginxWarm.push(warm.ms);
+      } finally {
+        await cache?.stop();
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
     progress(
       `${feed}, round ${round}: direct ${seconds(direct.ms)} s, proxy cold ${seconds(result.cold.at(-1) ?? NaN)} s` +
-        `${warmup ? `, cold in a warmed process ${seconds(result.coldWarmed.at(-1) ?? NaN)} s` : ''}, warm ${seconds(result.warm.at(-1) ?? NaN)} s`,
+        `${warmup ? `, cold in a warmed process ${seconds(result.coldWarmed.at(-1) ?? NaN)} s` : ''}, warm ${seconds(result.warm.at(-1) ?? NaN)} s` +
+        `${nginx ? `; nginx cold ${seconds(result.nginxCold.at(-1) ?? NaN)} s, warm ${seconds(result.nginxWarm.at(-1) ?? NaN)} s` : ''}`,
     );
   }
   return { ...result, packages: reference?.size ?? 0 };
@@ -325,7 +364,7 @@ async function fakeFeed(work: string): Promise<FeedResult> {
     const fake = upstream;
     const project = real.length > 0 ? FAKE_PROJECT : { packages: FAKE_PROJECT.packages.filter((p) => p.id.startsWith('Contoso.')) };
     const warmup: ProjectSpec = { packages: Array.from({ length: GRAPH_ROOTS }, (_, i) => ({ id: graphId(i, WARMUP_PREFIX), version: '1.1.0' })) };
-    const r = await measure('fake upstream (generated graph + real packages)', work, project, upstream.serviceIndexUrl, () => fake.count(/\.nupkg$/), warmup);
+    const r = await measure('fake upstream (generated graph + real packages)', work, project, upstream.serviceIndexUrl, () => fake.count(/\.nupkg$/), warmup, true);
     return { ...r, notes: [`${project.packages.length} references (${GRAPH_ROOTS} generated roots${real.length > 0 ? ', xunit, Microsoft.NET.Test.Sdk, Newtonsoft.Json' : ''})`, ...r.notes] };
   } finally {
     await upstream?.stop();
@@ -366,13 +405,14 @@ async function machineFeedRestores(work: string, feed: MachineFeed): Promise<Fee
     }
   }
   if (!probed) throw new Error(`${label}: no restorable set of references found`);
-  const r = await measure(label, work, { sdk: 'Microsoft.NET.Sdk.Web', packages: candidates }, feed.url, null, null);
+  const r = await measure(label, work, { sdk: 'Microsoft.NET.Sdk.Web', packages: candidates }, feed.url, null, null, false);
   return { ...r, notes: [`ASP.NET-style project (Microsoft.NET.Sdk.Web), ${candidates.length} references: ${candidates.map((c) => c.id).join(', ')}`, ...r.notes] };
 }
 
 export async function run(): Promise<string> {
-  requireTools([DOTNET]);
+  requireTools(FEEDS.includes('fake') ? [DOTNET, NGINX] : [DOTNET]);
   const work = await mkdtemp(join(tmpdir(), 'nuget-proxy-bench-restore-'));
+  await chmod(work, 0o755); // nginx's workers run as nobody
   const machine = machineLine();
   const results: FeedResult[] = [];
   const skipped: string[] = [];
@@ -408,21 +448,36 @@ export async function run(): Promise<string> {
     proxyCpu(r.cpu.coldWarmed, r.packages),
     proxyCpu(r.cpu.warm, r.packages),
   ]);
+  const orDash = (v: number | undefined): string => (v === undefined ? '—' : seconds(v));
   const details = results.flatMap((r) =>
-    r.direct.map((d, i) => [r.feed, i + 1, seconds(d), seconds(r.cold[i] ?? NaN), r.coldWarmed[i] === undefined ? '—' : seconds(r.coldWarmed[i]), seconds(r.warm[i] ?? NaN)]),
+    r.direct.map((d, i) => [r.feed, i + 1, seconds(d), seconds(r.cold[i] ?? NaN), orDash(r.coldWarmed[i]), seconds(r.warm[i] ?? NaN), orDash(r.nginxCold[i]), orDash(r.nginxWarm[i])]),
   );
+  const nginxRows = results
+    .filter((r) => r.nginxCold.length > 0)
+    .map((r) => {
+      const [d, c, w, nc, nw] = [median(r.direct), median(r.cold), median(r.warm), median(r.nginxCold), median(r.nginxWarm)];
+      return [r.feed, seconds(d), `${seconds(nc)} (${ratio(nc / d)})`, `${seconds(nw)} (${ratio(nw / d)})`, `${seconds(c)} (${ratio(c / d)})`, `${seconds(w)} (${ratio(w / d)})`, ratio(c / nc), ratio(w / nw)];
+    });
   return [
     `restore: dotnet ${dotnetVersion()} restore, nuget-proxy ${commitOf()} (compiled build, defaults, ${WORKERS ?? 'default (auto)'} workers, http on 127.0.0.1); fresh HOME, NUGET_PACKAGES and project per run; ` +
       `${ROUNDS} rounds of direct, proxy cold (new proxy, empty cache), proxy warm (same proxy), and on the fake feed proxy cold in a warmed process ` +
-      `(a second new proxy that first restored another generated graph of the same shape, none of whose packages the measured project uses); medians, seconds`,
+      `(a second new proxy that first restored another generated graph of the same shape, none of whose packages the measured project uses) ` +
+      `and nginx cold and warm; medians, seconds`,
     `machine: ${machine}`,
     '',
     table(['feed', 'packages restored', 'direct s', 'proxy cold s', 'proxy cold s, warmed process', 'proxy warm s', 'cold / direct', 'warm / direct', 'cold target'], rows),
     '',
+    ...(nginxRows.length > 0
+      ? [
+          `the same restores through nginx (proxy_cache, as many workers as the proxy; a new nginx with an empty cache each round, then warm); medians, seconds (ratio to direct):`,
+          table(['feed', 'direct s', 'nginx cold s', 'nginx warm s', 'proxy cold s', 'proxy warm s', 'proxy cold / nginx cold', 'proxy warm / nginx warm'], nginxRows),
+          '',
+        ]
+      : []),
     `where the CPU went (medians; machine busy: all ${cpus().length} CPUs, every process, from /proc/stat; proxy CPU: its processes' user + system seconds during the restore):`,
     table(['feed', 'machine busy, direct', 'machine busy, proxy cold', 'machine busy, proxy warm', 'proxy CPU s, cold', 'proxy CPU s, cold in a warmed process', 'proxy CPU s, warm'], cpuRows),
     '',
-    table(['feed', 'round', 'direct s', 'proxy cold s', 'proxy cold s, warmed process', 'proxy warm s'], details),
+    table(['feed', 'round', 'direct s', 'proxy cold s', 'proxy cold s, warmed process', 'proxy warm s', 'nginx cold s', 'nginx warm s'], details),
     '',
     ...results.flatMap((r) => r.notes.map((n) => `${r.feed}: ${n}`)),
     ...skipped,
