@@ -58,7 +58,9 @@ const STREAMED_KEYS = 10_000;
 export class HitPath {
   private readonly held: MemorySpace<HeldResponse>;
   private readonly streamedOnce = new LruCache<true>(STREAMED_KEYS, () => 1);
-  private promoting = false;
+  /** Package files being read whole to be held (see noteStreamed): their keys and their bytes together. */
+  private readonly promoting = new Set<string>();
+  private promotingBytes = 0;
   private readonly lookups = new Map<Resource, { inc(): void }>();
   private readonly served = new Map<Resource, { inc(n: number): void }>();
 
@@ -89,7 +91,9 @@ export class HitPath {
 
   /**
    * A package file was streamed from storage. The second time within memory of the first, it is read
-   * whole (one at a time) and held, so that a hot large file is served from memory too.
+   * whole and held, so that a hot large file is served from memory too. Several are read at once (a restore
+   * downloads many in parallel), but never more bytes together than the largest file held may have: the
+   * memory these reads take beside the tier stays what one such file takes.
    */
   noteStreamed(key: string, size: number, load: () => Promise<HeldResponse | null>): void {
     if (size > this.maxHeldBytes || this.held.get(key)) return;
@@ -97,14 +101,17 @@ export class HitPath {
       this.streamedOnce.set(key, true);
       return;
     }
-    if (this.promoting) return;
-    this.promoting = true;
+    // Skipped now (too much being read already): the next download tries again.
+    if (this.promoting.has(key) || this.promotingBytes + size > this.maxHeldBytes) return;
+    this.promoting.add(key);
+    this.promotingBytes += size;
     void load()
       .then((r) => {
         if (r) this.remember(key, r);
       }, () => undefined)
       .finally(() => {
-        this.promoting = false;
+        this.promoting.delete(key);
+        this.promotingBytes -= size;
       });
   }
 
