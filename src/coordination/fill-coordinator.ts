@@ -20,9 +20,9 @@ import type { HeldLease, LeaseBackend } from './lease.ts';
 import { RedisLeases } from './redis-leases.ts';
 
 export interface FillJob {
-  /** Downloads, verifies and commits the object. */
+  /** Downloads, verifies and commits the object. Called only right after done() answered false. */
   fill(): Promise<void>;
-  /** Whether the object is in the blob store now (asked before filling and while waiting). */
+  /** Whether the object is in the blob store now (asked right before filling, and while waiting). */
   done(): Promise<boolean>;
 }
 
@@ -72,7 +72,8 @@ export class LeasedFills implements FillCoordinator {
   }
 
   async run(key: string, job: FillJob): Promise<FillResult> {
-    if (await job.done()) return 'found';
+    // No look before the lease: the caller has just found the object missing, and the holder looks again
+    // (local.run) right before it fills — an object that appeared meanwhile is found there.
     const { metrics, log } = this.options;
     const backend = this.backend.name;
     let waitStarted: number | null = null;

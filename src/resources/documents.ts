@@ -74,6 +74,15 @@ export class DocumentCache {
     return this.deps.store.getLocal(key);
   }
 
+  /**
+   * A remembered upstream 404 of a package file: such markers live in memory alone (never on disk: see
+   * persistable in metadata-store.ts), so this reads no storage.
+   */
+  peekNotFound(key: string): MetaEntry | undefined {
+    const entry = this.deps.store.getInMemory(key);
+    return entry?.status === 404 ? entry : undefined;
+  }
+
   /** Stores an entry directly (negative markers for blobs, mirrored copies from prefetch or import). */
   async remember(key: string, entry: MetaEntry, options: { persist?: boolean } = {}): Promise<void> {
     await this.deps.store.set(key, entry, options);

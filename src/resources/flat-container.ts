@@ -455,12 +455,14 @@ export class FlatContainerResource {
 
   private async fillFrom(req: FlatFileRequest, spool: FillSpool | null): Promise<void> {
     const { file, lowerId, lowerVersion } = req;
-    // A concurrent fill may have finished between our stat and taking the flight.
-    if ((await this.deps.blobs.stat(packageKey(lowerId, lowerVersion, file))) && (await this.servable(lowerId, lowerVersion))) return;
+    // The fill coordinator has just found the file missing (job.done(), right before this): a concurrent
+    // fill that finished since our stat was seen there.
     // A nuspec, icon or readme comes out of the cached .nupkg when there is one (offline too).
     if (file !== 'nupkg' && (await this.extractFromCached(req))) return;
     const transport = this.upstreamOrOffline(req);
-    const feed = (await this.heldSource(lowerId, lowerVersion)) ?? (await this.sourceFeed(lowerId, lowerVersion));
+    // A .nupkg's fill runs only when there is none held: the source to ask is the one the id routes to.
+    const held = file === 'nupkg' ? null : await this.heldSource(lowerId, lowerVersion);
+    const feed = held ?? (await this.sourceFeed(lowerId, lowerVersion));
     switch (file) {
       case 'nupkg':
         if (!spool) throw new Error('a .nupkg fill needs its spool');
@@ -473,8 +475,8 @@ export class FlatContainerResource {
     }
   }
 
-  private async checkNegative(req: FlatFileRequest, feed: Feed): Promise<void> {
-    const neg = await feed.docs.peek(fileNotFoundKey(feed.name, req.lowerId, req.lowerVersion, req.file));
+  private checkNegative(req: FlatFileRequest, feed: Feed): void {
+    const neg = feed.docs.peekNotFound(fileNotFoundKey(feed.name, req.lowerId, req.lowerVersion, req.file));
     if (neg && Date.now() - neg.fetchedAt < feed.spec.notFoundTtlSeconds * 1000) {
       this.deps.metrics.cacheLookups.inc({ resource: RESOURCE_OF[req.file], result: 'negative' });
       throw new NotFound(`${req.file} of ${req.lowerId} ${req.lowerVersion} was not found upstream`);
@@ -509,7 +511,7 @@ export class FlatContainerResource {
    */
   private async fillNupkg(req: FlatFileRequest, feed: Feed, upstream: UpstreamTransport, spool: FillSpool): Promise<void> {
     const { lowerId, lowerVersion } = req;
-    await this.checkNegative(req, feed);
+    this.checkNegative(req, feed);
     const url = `${await this.flatBase(feed)}${encodeURIComponent(lowerId)}/${lowerVersion}/${encodeURIComponent(lowerId)}.${lowerVersion}.nupkg`;
     const { blobs, metrics, log } = this.deps;
     try {
@@ -605,7 +607,7 @@ export class FlatContainerResource {
   private async fillNuspec(req: FlatFileRequest, feed: Feed, upstream: UpstreamTransport): Promise<void> {
     const { lowerId, lowerVersion } = req;
     const { blobs, metrics } = this.deps;
-    await this.checkNegative(req, feed);
+    this.checkNegative(req, feed);
     const url = `${await this.flatBase(feed)}${encodeURIComponent(lowerId)}/${lowerVersion}/${encodeURIComponent(lowerId)}.nuspec`;
     const result = await upstream.fetchDocument(url, { resource: 'nuspec' });
     if (result.kind !== 'ok') return this.rememberNotFound(req, feed);
@@ -627,7 +629,7 @@ export class FlatContainerResource {
     const { blobs, metrics, temp } = this.deps;
     // With the .nupkg cached (and no such file in it), upstream's copy (nuget.org's external icons) joins it.
     const nupkg = await this.cachedNupkg(lowerId, lowerVersion);
-    await this.checkNegative(req, feed);
+    this.checkNegative(req, feed);
     const url = `${await this.flatBase(feed)}${encodeURIComponent(lowerId)}/${lowerVersion}/${file}`;
     const spool = temp.path(`${lowerId}.${lowerVersion}.${file}`);
     try {

@@ -65,6 +65,8 @@ class FileLease implements HeldLease {
 
 export class FileLeases implements LeaseBackend {
   readonly name = 'file';
+  /** locks/ was there at the last acquisition: not created again before each one (see create). */
+  private dirMade = false;
 
   constructor(
     private readonly cacheDir: string,
@@ -73,7 +75,6 @@ export class FileLeases implements LeaseBackend {
 
   async tryAcquire(key: string): Promise<AcquireResult> {
     const paths = fillLockPaths(this.cacheDir, key);
-    await mkdir(localLocksDir(this.cacheDir), { recursive: true });
     let tookOver = false;
     // Bounded: each round either returns or follows a lock that vanished or was broken under us.
     for (let round = 0; round < 3; round++) {
@@ -90,14 +91,26 @@ export class FileLeases implements LeaseBackend {
     return { kind: 'busy', expiresAt: Date.now() };
   }
 
-  /** Creates the lock file with our token, or returns null when it exists. */
+  /**
+   * Creates the lock file with our token, or returns null when it exists. locks/ is created when missing:
+   * the first time, and again if something removed it.
+   */
   private async create(path: string, key: string): Promise<FileLease | null> {
     let fh;
-    try {
-      fh = await open(path, 'wx');
-    } catch (err) {
-      if (errno(err) === 'EEXIST') return null;
-      throw err;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!this.dirMade) {
+          await mkdir(localLocksDir(this.cacheDir), { recursive: true });
+          this.dirMade = true;
+        }
+        fh = await open(path, 'wx');
+        break;
+      } catch (err) {
+        if (errno(err) === 'EEXIST') return null;
+        // locks/ went away since it was made: made again, once.
+        if (errno(err) !== 'ENOENT' || attempt > 0) throw err;
+        this.dirMade = false;
+      }
     }
     const content = `${JSON.stringify({ token: newLeaseToken(), key, pid: process.pid, at: new Date().toISOString() })}\n`;
     try {

@@ -213,6 +213,11 @@ export class MetadataStore {
   }
 
   /** Only the local tiers (used by import and by readers that must not wait on Redis). */
+  /** What the in-process tier holds for `key` (no storage read). */
+  getInMemory(key: string): MetaEntry | undefined {
+    return this.memory.get(key);
+  }
+
   async getLocal(key: string): Promise<MetaEntry | undefined> {
     return this.memory.get(key) ?? (await this.disk.get(key).catch(() => undefined)) ?? undefined;
   }
