@@ -10,7 +10,7 @@ import type { MemorySpace, MemoryTier } from './cache/memory-tier.ts';
 import type { Config } from './config.ts';
 import { acceptsGzip, etagMatches } from './http.ts';
 import type { HeldChange } from './resources/local-packages.ts';
-import type { Metrics, Resource } from './metrics.ts';
+import { hotCounter, type HotCounter, type Metrics, type Resource } from './metrics.ts';
 import type { FlatFile } from './nuget/paths.ts';
 import type { PackageStreams } from './package-streams.ts';
 import { requestIdOf, type RequestLog } from './request-log.ts';
@@ -44,7 +44,7 @@ export interface HitPathDeps {
   readonly config: Pick<Config, 'publicUrl' | 'trustProxy' | 'host'>;
   readonly tls: boolean;
   readonly draining: () => boolean;
-  /** The proxy's generation check (drops the tier when a tool changed the cache). */
+  /** The proxy's generation check (drops the tier when a tool changed the cache); never rejects. */
   readonly checkGeneration: () => Promise<void>;
   /** Retention and the web page learn that a version was served. */
   readonly noteServed: (lowerId: string, lowerVersion: string) => void;
@@ -54,6 +54,8 @@ export interface HitPathDeps {
 const ONE_WRITE_BYTES = 1024 * 1024;
 /** Package files streamed from storage remembered (by key) to spot the second download. */
 const STREAMED_KEYS = 10_000;
+/** Host names whose public base is remembered (a handful in practice: localhost, the machine's names). */
+const MAX_REMEMBERED_BASES = 64;
 
 export class HitPath {
   private readonly held: MemorySpace<HeldResponse>;
@@ -61,8 +63,10 @@ export class HitPath {
   /** Package files being read whole to be held (see noteStreamed): their keys and their bytes together. */
   private readonly promoting = new Set<string>();
   private promotingBytes = 0;
-  private readonly lookups = new Map<Resource, { inc(): void }>();
-  private readonly served = new Map<Resource, { inc(n: number): void }>();
+  private readonly lookups = new Map<Resource, HotCounter>();
+  private readonly served = new Map<Resource, HotCounter>();
+  /** Host header → public base (see publicBase). */
+  private readonly bases = new Map<string, string>();
 
   constructor(private readonly deps: HitPathDeps) {
     this.held = deps.tier.space<HeldResponse>('response', (h) => h.body.length + h.headers.length * 48 + 256);
@@ -128,19 +132,31 @@ export class HitPath {
 
   private lookup(req: IncomingMessage): { key: string; response: HeldResponse } | null {
     let key = pathOf(req.url ?? '');
-    let response = this.held.get(key);
-    if (!response) {
-      if (!key.endsWith('.json')) return null;
-      const { base } = publicBaseFor(req, this.deps.config, this.deps.tls);
-      key = this.keyFor(req, { publicBase: base, gzip: acceptsGzip(req.headers['accept-encoding']) });
-      response = this.held.get(key);
-      if (!response) return null;
-    }
+    // Documents (their paths end in .json, package files' never do) are held per public base and encoding.
+    if (key.endsWith('.json')) key = this.keyFor(req, { publicBase: this.publicBase(req), gzip: acceptsGzip(req.headers['accept-encoding']) });
+    const response = this.held.get(key);
+    if (!response) return null;
     if (response.freshUntilMs <= Date.now()) {
       this.held.delete(key);
       return null;
     }
     return { key, response };
+  }
+
+  /**
+   * publicBaseFor(req), remembered by Host header where only that header decides it (no --public-url, no
+   * --trust-proxy, a host name the proxy answers to as it is): a client sends the same one every time.
+   */
+  private publicBase(req: IncomingMessage): string {
+    const { config, tls } = this.deps;
+    const host = req.headers.host;
+    if (config.publicUrl || config.trustProxy || host === undefined) return publicBaseFor(req, config, tls).base;
+    const known = this.bases.get(host);
+    if (known !== undefined) return known;
+    const { base } = publicBaseFor(req, config, tls);
+    // Untrusted names are answered with the socket's own address: not remembered by name.
+    if (base === `${tls ? 'https' : 'http'}://${host}` && this.bases.size < MAX_REMEMBERED_BASES) this.bases.set(host, base);
+    return base;
   }
 
   /** Answers `req` from memory when it can; false hands it to the full path. */
@@ -154,7 +170,7 @@ export class HitPath {
     const started = requests.begin(req);
     // At most once a second it looks at the cache's generation stamp; a change clears the tier for the
     // requests that follow.
-    void this.deps.checkGeneration().catch(() => undefined);
+    void this.deps.checkGeneration();
     const reqId = requestIdOf(req.headers['x-request-id']);
     const headers = [...r.headers, 'X-Request-Id', reqId];
     if (draining()) headers.push('Connection', 'close');
@@ -207,7 +223,7 @@ export class HitPath {
   private counted(resource: Resource): void {
     let c = this.lookups.get(resource);
     if (!c) {
-      c = this.deps.metrics.cacheLookups.labels({ resource, result: 'hit' });
+      c = hotCounter(this.deps.metrics.cacheLookups, { resource, result: 'hit' });
       this.lookups.set(resource, c);
     }
     c.inc();
@@ -216,7 +232,7 @@ export class HitPath {
   private sent(resource: Resource, bytes: number): void {
     let c = this.served.get(resource);
     if (!c) {
-      c = this.deps.metrics.servedBytes.labels({ resource, source: 'cache' });
+      c = hotCounter(this.deps.metrics.servedBytes, { resource, source: 'cache' });
       this.served.set(resource, c);
     }
     c.inc(bytes);

@@ -153,6 +153,8 @@ export class RawLines {
   private readonly stream: { write(line: string): unknown };
   private readonly bindings: string;
   private readonly time: () => string;
+  private lastMsg = '';
+  private lastMsgJson = '""';
 
   constructor(private readonly log: Logger) {
     const internals = log as unknown as Record<symbol, unknown>;
@@ -165,10 +167,14 @@ export class RawLines {
     return this.log.isLevelEnabled(level);
   }
 
-  /** `fields`: serialized members without braces (`"a":1,"b":"x"`); `msg` is escaped here. */
+  /** `fields`: serialized members without braces (`"a":1,"b":"x"`); `msg` (a fixed text) is escaped here. */
   write(level: 'info' | 'debug', fields: string, msg: string): void {
     if (!this.log.isLevelEnabled(level)) return;
-    this.stream.write(`{"level":"${level}"${this.time()}${this.bindings},${fields},"msg":${JSON.stringify(msg)}}\n`);
+    if (msg !== this.lastMsg) {
+      this.lastMsg = msg;
+      this.lastMsgJson = JSON.stringify(msg);
+    }
+    this.stream.write(`{"level":"${level}"${this.time()}${this.bindings},${fields},"msg":${this.lastMsgJson}}\n`);
   }
 }
 

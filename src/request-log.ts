@@ -4,13 +4,15 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Activity } from './activity.ts';
 import { RawLines, type Logger } from './logger.ts';
-import type { CacheResult, Metrics } from './metrics.ts';
+import { hotCounter, hotGauge, hotHistogram, type CacheResult, type HotCounter, type HotHistogram, type Metrics } from './metrics.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Probes and scrapes log at debug: they would drown the requests that matter. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+const MESSAGE = 'request completed';
 
 /** The incoming X-Request-Id when it is safe to echo and log, else a new one. */
 export function requestIdOf(incoming: string | string[] | undefined): string {
@@ -35,18 +37,38 @@ export interface RequestRecord {
 /** What begin() notes: the start time, and the client's address read while its socket is surely alive. */
 export interface RequestStart {
   readonly startedMs: number;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
+  /** The log line's `,"remoteAddress":…,"remotePort":…` members, serialized ('' when unknown). */
+  readonly client: string;
+}
+
+/** JSON string literals of values from small fixed sets (methods, route templates, cache results, resources, messages). */
+const literals = new Map<string, string>();
+const MAX_LITERALS = 1000;
+
+function literal(value: string): string {
+  let json = literals.get(value);
+  if (json === undefined) {
+    json = JSON.stringify(value);
+    if (literals.size < MAX_LITERALS) literals.set(value, json);
+  }
+  return json;
+}
+
+function clientMembers(address: string | undefined, port: number | undefined): string {
+  return `${address === undefined ? '' : `,"remoteAddress":${JSON.stringify(address)}`}${port === undefined ? '' : `,"remotePort":${port}`}`;
 }
 
 interface Counters {
-  readonly requests: { inc(): void };
-  readonly duration: { observe(value: number): void };
+  readonly requests: HotCounter;
+  readonly duration: HotHistogram;
 }
 
 export class RequestLog {
-  private readonly children = new Map<string, Counters>();
   private readonly lines: RawLines;
+  private readonly clients = new WeakMap<Socket, string>();
+  private lastUserAgent = '';
+  private lastUserAgentJson = '""';
+  private readonly inFlight: { inc(): void; dec(): void };
 
   constructor(
     log: Logger,
@@ -56,6 +78,7 @@ export class RequestLog {
     private readonly trustProxy: boolean,
   ) {
     this.lines = new RawLines(log);
+    this.inFlight = hotGauge(metrics.httpInFlight);
   }
 
   /**
@@ -63,25 +86,42 @@ export class RequestLog {
    * (an oversized form) destroys the request, and its socket with it.
    */
   begin(req: IncomingMessage): RequestStart {
-    this.metrics.httpInFlight.inc();
-    let remoteAddress = req.socket.remoteAddress;
+    this.inFlight.inc();
+    const socket = req.socket;
     if (this.trustProxy) {
       const forwarded = req.headers['x-forwarded-for'];
       const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-      if (first) remoteAddress = first.slice(0, 64);
+      if (first) return { startedMs: performance.now(), client: clientMembers(first.slice(0, 64), socket.remotePort) };
     }
-    return { startedMs: performance.now(), remoteAddress, remotePort: req.socket.remotePort };
+    // Once per connection: its requests share the address.
+    let client = this.clients.get(socket);
+    if (client === undefined) {
+      client = clientMembers(socket.remoteAddress, socket.remotePort);
+      if (socket.remoteAddress !== undefined) this.clients.set(socket, client);
+    }
+    return { startedMs: performance.now(), client };
   }
 
+  /** Route → method → status → its counters: lookups of strings the request already has, no key built per request. */
+  private readonly children = new Map<string, Map<string, Map<number, Counters>>>();
+
   private countersFor(route: string, method: string, status: number): Counters {
-    const key = `${route} ${method} ${status}`;
-    let c = this.children.get(key);
+    let byMethod = this.children.get(route);
+    if (!byMethod) {
+      byMethod = new Map();
+      this.children.set(route, byMethod);
+    }
+    let byStatus = byMethod.get(method);
+    if (!byStatus) {
+      byStatus = new Map();
+      byMethod.set(method, byStatus);
+    }
+    let c = byStatus.get(status);
     if (!c) {
-      c = {
-        requests: this.metrics.httpRequests.labels({ route, method, status: String(status) }),
-        duration: this.metrics.httpDuration.labels({ route, method }),
-      };
-      this.children.set(key, c);
+      // One duration child per route and method, whatever the status.
+      const duration = byStatus.values().next().value?.duration ?? hotHistogram(this.metrics.httpDuration, { route, method });
+      c = { requests: hotCounter(this.metrics.httpRequests, { route, method, status: String(status) }), duration };
+      byStatus.set(status, c);
     }
     return c;
   }
@@ -89,7 +129,7 @@ export class RequestLog {
   /** Call once the response is finished (or abandoned): metrics, the web page's traffic view, one log line. */
   end(r: RequestRecord, start: RequestStart): void {
     const ms = performance.now() - start.startedMs;
-    this.metrics.httpInFlight.dec();
+    this.inFlight.dec();
     const c = this.countersFor(r.route, r.method, r.status);
     c.requests.inc();
     c.duration.observe(ms / 1000);
@@ -104,15 +144,22 @@ export class RequestLog {
     if (!this.lines.enabled(level)) return;
     const id = JSON.stringify(r.reqId);
     const url = JSON.stringify(r.url.length > 512 ? r.url.slice(0, 512) : r.url);
-    const client = `${start.remoteAddress === undefined ? '' : `,"remoteAddress":${JSON.stringify(start.remoteAddress)}`}${start.remotePort === undefined ? '' : `,"remotePort":${start.remotePort}`}`;
-    const headers = r.userAgent ? `,"headers":{"user-agent":${JSON.stringify(r.userAgent)}}` : '';
-    const optional = `${r.cache === undefined ? '' : `,"cache":${JSON.stringify(r.cache)}`}${r.resource === undefined ? '' : `,"resource":${JSON.stringify(r.resource)}`}${
-      r.code === undefined ? '' : `,"code":${JSON.stringify(r.code)}`
+    let headers = '';
+    if (r.userAgent) {
+      // Most clients of a mirror send one of a few user agents, often the same one many times in a row.
+      if (r.userAgent !== this.lastUserAgent) {
+        this.lastUserAgent = r.userAgent;
+        this.lastUserAgentJson = JSON.stringify(r.userAgent);
+      }
+      headers = `,"headers":{"user-agent":${this.lastUserAgentJson}}`;
+    }
+    const optional = `${r.cache === undefined ? '' : `,"cache":${literal(r.cache)}`}${r.resource === undefined ? '' : `,"resource":${literal(r.resource)}`}${
+      r.code === undefined ? '' : `,"code":${literal(r.code)}`
     }`;
     this.lines.write(
       level,
-      `"reqId":${id},"req":{"id":${id},"method":${JSON.stringify(r.method)},"url":${url}${client}${headers}},"res":{"statusCode":${r.status}},"responseTime":${Math.round(ms * 10) / 10},"route":${JSON.stringify(r.route)}${optional}`,
-      'request completed',
+      `"reqId":${id},"req":{"id":${id},"method":${literal(r.method)},"url":${url}${start.client}${headers}},"res":{"statusCode":${r.status}},"responseTime":${Math.round(ms * 10) / 10},"route":${literal(r.route)}${optional}`,
+      MESSAGE,
     );
   }
 }
