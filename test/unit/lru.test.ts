@@ -109,4 +109,42 @@ describe('LruCache', () => {
     }
     assert.equal(sum, c.totalBytes, 'byte count matches the stored values');
   });
+
+  it('keeps exactly what a plain least-recently-used list keeps, over gets, sets, deletes and deleteWhere', () => {
+    const budget = 600;
+    const c = new LruCache<number>(budget, (v) => v);
+    // The reference: an array from oldest to newest.
+    let model: Array<[string, number]> = [];
+    const use = (key: string): void => {
+      const i = model.findIndex(([k]) => k === key);
+      if (i >= 0) model.push(...model.splice(i, 1));
+    };
+    let seed = 11;
+    for (let step = 0; step < 20_000; step++) {
+      seed = (seed * 48271) % 2147483647;
+      const key = `k${seed % 40}`;
+      const op = seed % 10;
+      if (op < 5) {
+        const want = model.find(([k]) => k === key)?.[1];
+        assert.equal(c.get(key), want, `get ${key} at step ${step}`);
+        use(key);
+      } else if (op < 8) {
+        const size = (seed >> 4) % 250;
+        c.set(key, size);
+        model = model.filter(([k]) => k !== key);
+        model.push([key, size]);
+        let total = model.reduce((a, [, v]) => a + v, 0);
+        while (total > budget) total -= (model.shift() as [string, number])[1];
+      } else if (op < 9) {
+        c.delete(key);
+        model = model.filter(([k]) => k !== key);
+      } else {
+        const odd = (k: string, v: number): boolean => v % 2 === 1 && k !== key;
+        assert.equal(c.deleteWhere(odd), model.filter(([k, v]) => odd(k, v)).length);
+        model = model.filter(([k, v]) => !odd(k, v));
+      }
+      assert.equal(c.size, model.length, `size at step ${step}`);
+      assert.equal(c.totalBytes, model.reduce((a, [, v]) => a + v, 0), `bytes at step ${step}`);
+    }
+  });
 });
