@@ -9,6 +9,8 @@ export async function bumpGeneration(blobs: BlobStore): Promise<void> {
   await writeBlob(blobs, GENERATION_KEY, `${Date.now()} ${process.pid} ${Math.random()}\n`);
 }
 
+const CHECKED: Promise<void> = Promise.resolve();
+
 /** Calls `onChange` (at most once per `intervalMs` of checking) when the stamp changes. */
 export class GenerationWatch {
   private lastCheck = 0;
@@ -20,10 +22,18 @@ export class GenerationWatch {
     private readonly intervalMs = 1000,
   ) {}
 
-  async check(): Promise<void> {
+  /**
+   * Never rejects. Between looks (every request on the hit path calls this) it returns a settled promise
+   * at once, without making one.
+   */
+  check(): Promise<void> {
     const now = Date.now();
-    if (now - this.lastCheck < this.intervalMs) return;
+    if (now - this.lastCheck < this.intervalMs) return CHECKED;
     this.lastCheck = now;
+    return this.look().catch(() => undefined);
+  }
+
+  private async look(): Promise<void> {
     const stamp = await this.blobs.stat(GENERATION_KEY).then((s) => s?.etag ?? 'none', () => this.lastStamp);
     if (stamp === null) return;
     if (this.lastStamp !== null && stamp !== this.lastStamp) this.onChange();
