@@ -3,7 +3,7 @@
 
 const BENCHES: Record<string, { about: string; load: () => Promise<{ run: () => Promise<string> }> }> = {
   'vs-nginx': { about: 'warm hit path against nginx proxy_cache (wrk; needs wrk, nginx-light)', load: () => import('./vs-nginx.ts') },
-  restore: { about: 'dotnet restore of ≥ 100 packages: direct, through the proxy cold and warm', load: () => import('./restore.ts') },
+  restore: { about: 'dotnet restore of ≥ 100 packages: direct, through the proxy cold and warm, and through nginx on the fake feed (needs dotnet, nginx-light)', load: () => import('./restore.ts') },
   'rewrite-latency': { about: 'small-request p99 while 5–10 MB registration documents are rewritten (wrk)', load: () => import('./rewrite-latency.ts') },
   'slow-clients': { about: 'RSS and /healthz latency while 1,000 clients read a 40 MB package at 100 KB/s', load: () => import('./slow-clients.ts') },
   'blob-memory': { about: 'peak RSS while filling and serving 1–256 MB packages', load: () => import('./blob-memory.ts') },
