@@ -64,6 +64,8 @@ interface Counters {
 }
 
 export class RequestLog {
+  /** Route → method → status → its counters: lookups of strings the request already has, no key built per request. */
+  private readonly children = new Map<string, Map<string, Map<number, Counters>>>();
   private readonly lines: RawLines;
   private readonly clients = new WeakMap<Socket, string>();
   private lastUserAgent = '';
@@ -101,9 +103,6 @@ export class RequestLog {
     }
     return { startedMs: performance.now(), client };
   }
-
-  /** Route → method → status → its counters: lookups of strings the request already has, no key built per request. */
-  private readonly children = new Map<string, Map<string, Map<number, Counters>>>();
 
   private countersFor(route: string, method: string, status: number): Counters {
     let byMethod = this.children.get(route);
