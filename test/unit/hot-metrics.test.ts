@@ -61,4 +61,15 @@ describe('hot metric children', () => {
     g.dec();
     assert.equal(await valueOf(m, 'nuget_proxy_http_requests_in_flight'), 0);
   });
+
+  it('two users of one gauge share its value (two request logs on one set of metrics)', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    const a = hotGauge(m.httpInFlight);
+    const b = hotGauge(m.httpInFlight);
+    a.inc();
+    a.inc();
+    b.inc();
+    b.dec();
+    assert.equal(await valueOf(m, 'nuget_proxy_http_requests_in_flight'), 2);
+  });
 });
