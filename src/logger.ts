@@ -143,6 +143,22 @@ export function cachedIsoTime(): string {
   return isoText;
 }
 
+const literals = new Map<string, string>();
+const MAX_LITERALS = 1000;
+
+/**
+ * A string as JSON, remembered for values from small fixed sets written on every request line (messages,
+ * methods, route templates, cache results, resources); past MAX_LITERALS values it just serializes.
+ */
+export function jsonLiteral(value: string): string {
+  let json = literals.get(value);
+  if (json === undefined) {
+    json = JSON.stringify(value);
+    if (literals.size < MAX_LITERALS) literals.set(value, json);
+  }
+  return json;
+}
+
 /**
  * Writes lines in the logger's shape (level name, time, its bindings, the fields, msg) from fields the
  * caller serialized itself, skipping pino's generic serializer and its redaction: for lines written per
@@ -153,8 +169,6 @@ export class RawLines {
   private readonly stream: { write(line: string): unknown };
   private readonly bindings: string;
   private readonly time: () => string;
-  private lastMsg = '';
-  private lastMsgJson = '""';
 
   constructor(private readonly log: Logger) {
     const internals = log as unknown as Record<symbol, unknown>;
@@ -170,11 +184,7 @@ export class RawLines {
   /** `fields`: serialized members without braces (`"a":1,"b":"x"`); `msg` (a fixed text) is escaped here. */
   write(level: 'info' | 'debug', fields: string, msg: string): void {
     if (!this.log.isLevelEnabled(level)) return;
-    if (msg !== this.lastMsg) {
-      this.lastMsg = msg;
-      this.lastMsgJson = JSON.stringify(msg);
-    }
-    this.stream.write(`{"level":"${level}"${this.time()}${this.bindings},${fields},"msg":${this.lastMsgJson}}\n`);
+    this.stream.write(`{"level":"${level}"${this.time()}${this.bindings},${fields},"msg":${jsonLiteral(msg)}}\n`);
   }
 }
 

@@ -323,10 +323,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
 
 /**
  * prom-client hashes and validates the labels on every inc() and observe(), even through a child from
- * labels(): about 1 µs for a request's four updates, a tenth of the hit path's own work then (a request
- * that otherwise does little). The children below count in plain
- * numbers instead, and their metric takes the numbers in when it is read (its collect hook, which runs
- * on every /metrics scrape and every worker's read under --workers), so what is exported is the same.
+ * labels(): about 1 µs for a request's four updates, a tenth of the hit path's own work then. The
+ * children below count in plain numbers instead, and their metric takes the numbers in when it is read
+ * (its collect hook, which runs on every /metrics scrape and every worker's read under --workers), so
+ * what is exported is the same.
  */
 export interface HotCounter {
   inc(n?: number): void;

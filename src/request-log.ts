@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Activity } from './activity.ts';
-import { RawLines, type Logger } from './logger.ts';
+import { jsonLiteral, RawLines, type Logger } from './logger.ts';
 import { hotCounter, hotGauge, hotHistogram, type CacheResult, type HotCounter, type HotHistogram, type Metrics } from './metrics.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -39,19 +39,6 @@ export interface RequestStart {
   readonly startedMs: number;
   /** The log line's `,"remoteAddress":…,"remotePort":…` members, serialized ('' when unknown). */
   readonly client: string;
-}
-
-/** JSON string literals of values from small fixed sets (methods, route templates, cache results, resources, messages). */
-const literals = new Map<string, string>();
-const MAX_LITERALS = 1000;
-
-function literal(value: string): string {
-  let json = literals.get(value);
-  if (json === undefined) {
-    json = JSON.stringify(value);
-    if (literals.size < MAX_LITERALS) literals.set(value, json);
-  }
-  return json;
 }
 
 function clientMembers(address: string | undefined, port: number | undefined): string {
@@ -152,12 +139,12 @@ export class RequestLog {
       }
       headers = `,"headers":{"user-agent":${this.lastUserAgentJson}}`;
     }
-    const optional = `${r.cache === undefined ? '' : `,"cache":${literal(r.cache)}`}${r.resource === undefined ? '' : `,"resource":${literal(r.resource)}`}${
-      r.code === undefined ? '' : `,"code":${literal(r.code)}`
+    const optional = `${r.cache === undefined ? '' : `,"cache":${jsonLiteral(r.cache)}`}${r.resource === undefined ? '' : `,"resource":${jsonLiteral(r.resource)}`}${
+      r.code === undefined ? '' : `,"code":${jsonLiteral(r.code)}`
     }`;
     this.lines.write(
       level,
-      `"reqId":${id},"req":{"id":${id},"method":${literal(r.method)},"url":${url}${start.client}${headers}},"res":{"statusCode":${r.status}},"responseTime":${Math.round(ms * 10) / 10},"route":${literal(r.route)}${optional}`,
+      `"reqId":${id},"req":{"id":${id},"method":${jsonLiteral(r.method)},"url":${url}${start.client}${headers}},"res":{"statusCode":${r.status}},"responseTime":${Math.round(ms * 10) / 10},"route":${jsonLiteral(r.route)}${optional}`,
       MESSAGE,
     );
   }

@@ -455,8 +455,7 @@ export class FlatContainerResource {
 
   private async fillFrom(req: FlatFileRequest, spool: FillSpool | null): Promise<void> {
     const { file, lowerId, lowerVersion } = req;
-    // The fill coordinator has just found the file missing (job.done(), right before this): a concurrent
-    // fill that finished since our stat was seen there.
+    // No look for the file here: the fill coordinator's job.done() looked right before calling this.
     // A nuspec, icon or readme comes out of the cached .nupkg when there is one (offline too).
     if (file !== 'nupkg' && (await this.extractFromCached(req))) return;
     const transport = this.upstreamOrOffline(req);

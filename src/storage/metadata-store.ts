@@ -212,14 +212,14 @@ export class MetadataStore {
     this.memory.clear();
   }
 
-  /** Only the local tiers (used by import and by readers that must not wait on Redis). */
   /** What the in-process tier holds for `key` (no storage read). */
   getInMemory(key: string): MetaEntry | undefined {
     return this.memory.get(key);
   }
 
+  /** Only the local tiers (used by import and by readers that must not wait on Redis). */
   async getLocal(key: string): Promise<MetaEntry | undefined> {
-    return this.memory.get(key) ?? (await this.disk.get(key).catch(() => undefined)) ?? undefined;
+    return this.getInMemory(key) ?? (await this.disk.get(key).catch(() => undefined)) ?? undefined;
   }
 
   private track(p: Promise<unknown>): void {
