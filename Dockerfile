@@ -32,5 +32,6 @@ EXPOSE 5555
 # No curl or wget in slim images: node's fetch does the check.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.NUGET_PROXY_PORT || 5555) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "/app/dist/src/cli/nuget-proxy.js"]
+# The heap setting is nuget-proxy's own (src/cluster/node-flags.ts; a test keeps the two in step).
+ENTRYPOINT ["node", "--initial-old-space-size=64", "/app/dist/src/cli/nuget-proxy.js"]
 CMD ["serve"]

@@ -6,6 +6,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/cluster/node-flags.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -245,7 +246,8 @@ export function requireBuild(): void {
 
 /**
  * Starts `nuget-proxy serve` from the compiled build on 127.0.0.1 and a free port, its own process (its
- * own event loop); waits until it accepts connections. BENCH_CPU_PROF=DIR writes a V8 CPU profile there.
+ * own event loop), with node's flags as `npm start` and the image give them (NODE_FLAGS); waits until it
+ * accepts connections. BENCH_CPU_PROF=DIR writes a V8 CPU profile there.
  */
 export async function spawnProxy(options: ProxyOptions): Promise<ProxyProcess> {
   requireBuild();
@@ -258,7 +260,7 @@ export async function spawnProxy(options: ProxyOptions): Promise<ProxyProcess> {
   let child: ChildProcess;
   try {
     child = track(
-      spawnPinned(options.cpus ?? null, process.execPath, [...prof, PROXY_ENTRY, 'serve'], {
+      spawnPinned(options.cpus ?? null, process.execPath, [...prof, ...NODE_FLAGS, PROXY_ENTRY, 'serve'], {
         cwd: ROOT,
         env: {
           ...process.env,

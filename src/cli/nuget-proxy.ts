@@ -4,6 +4,7 @@
 
 import cluster from 'node:cluster';
 import { joinCluster } from '../cluster/link.ts';
+import { missingNodeFlags } from '../cluster/node-flags.ts';
 import { runPrimary } from '../cluster/primary.ts';
 import { COMMANDS, ConfigError, parseConfig, renderOptionsHelp, type CacheCommand, type Command, type ConfigNote } from '../config.ts';
 import { createLogger } from '../logger.ts';
@@ -87,6 +88,10 @@ async function runServe(argv: string[]): Promise<number> {
   }
   // serve logs the notes (JSON lines, like everything it says), other commands print them on stderr.
   const running = await startServer(config, cluster.isWorker ? { cluster: await joinCluster() } : { notes });
+  const missing = missingNodeFlags(process.execArgv);
+  if (missing.length > 0) {
+    running.proxy.log.info({ missing }, 'node was started without nuget-proxy\'s heap settings: more garbage collection under load (docs/performance.md, "Heap settings")');
+  }
   const onSignal = (signal: NodeJS.Signals) => {
     running.proxy.log.info({ signal }, 'signal received');
     void running.stop().then(() => process.exit(0));

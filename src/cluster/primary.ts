@@ -7,6 +7,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from '../logger.ts';
 import { isOurMessage, type PrimaryMessage, type WorkerMessage } from './link.ts';
+import { withNodeFlags } from './node-flags.ts';
 
 export interface PrimaryOptions {
   readonly workers: number;
@@ -44,6 +45,8 @@ export const SCHEDULING_POLICY = cluster.SCHED_RR;
 export function runPrimary(options: PrimaryOptions): Promise<number> {
   const { log, workers: count } = options;
   cluster.schedulingPolicy = SCHEDULING_POLICY;
+  // Workers run with the serving process's V8 settings even when the primary was started without them.
+  cluster.setupPrimary({ execArgv: withNodeFlags(process.execArgv) });
   const aggregator = new AggregatorRegistry();
   const slots: Slot[] = Array.from({ length: count }, (_, i) => ({ index: i + 1, worker: null, listening: false }));
   const slotOf = new Map<number, Slot>();

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { NODE_FLAGS } from '../../src/cluster/node-flags.ts';
 import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { pseudoRandomBytes, writePackages } from '../helpers/packages.ts';
 import { makeTempDir } from '../helpers/proxy.ts';
@@ -74,6 +75,17 @@ describe('serve --workers 2', () => {
     for (const l of requestLines('/v3/index.json')) byWorker.set(l['worker'], (byWorker.get(l['worker']) ?? 0) + 1);
     assert.deepEqual([...byWorker.keys()].sort(), [1, 2]);
     for (const n of byWorker.values()) assert.ok(n >= 5, `uneven spread: ${JSON.stringify([...byWorker])}`);
+  });
+
+  it("runs each worker with nuget-proxy's heap settings, though the primary was started without them", async () => {
+    const listening = await proxy.waitForLog((l) => l['msg'] === 'workers listening', 1000);
+    const primaryArgs = (await readFile(`/proc/${proxy.pid}/cmdline`, 'utf8')).split('\0');
+    for (const flag of NODE_FLAGS) assert.ok(!primaryArgs.includes(flag), `the test starts the primary without ${flag}`);
+    for (const pid of listening['pids'] as number[]) {
+      const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      for (const flag of NODE_FLAGS) assert.ok(args.includes(flag), `worker ${pid} runs without ${flag}: ${args.join(' ')}`);
+    }
+    assert.equal(proxy.logs().filter((l) => l['missing'] !== undefined).length, 0, 'no worker reports missing heap settings');
   });
 
   it('one upstream download for concurrent cold requests, whichever worker they reach', async () => {
