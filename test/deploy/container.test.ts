@@ -12,6 +12,7 @@ import { join, posix } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { OPTIONS } from '../../src/config.ts';
+import { NODE_FLAGS } from '../../src/cluster/node-flags.ts';
 import { startStandardFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { freePort } from '../helpers/redis.ts';
 import { CHART, REPO, run, startProcess, waitFor } from './tools.ts';
@@ -160,7 +161,7 @@ describe('Dockerfile rules', () => {
     assert.equal(argv[0], 'node');
     assert.match(argv.join(' '), /\/healthz/);
     assert.doesNotMatch(hc[0] ?? '', /\b(curl|wget)\b/);
-    assert.deepEqual(execForm(of(runtime, 'ENTRYPOINT')[0] ?? '[]'), ['node', '/app/dist/src/cli/nuget-proxy.js']);
+    assert.deepEqual(execForm(of(runtime, 'ENTRYPOINT')[0] ?? '[]'), ['node', ...NODE_FLAGS, '/app/dist/src/cli/nuget-proxy.js']);
     assert.deepEqual(execForm(of(runtime, 'CMD')[0] ?? '[]'), ['serve']);
   });
 
@@ -233,10 +234,12 @@ describe('Dockerfile replayed without Docker: the runtime stage has what it need
   });
 
   const runtimeRoot = () => roots.get('runtime') ?? assert.fail('runtime stage');
-  const entrypoint = () => {
-    const [node, cli] = execForm(of(runtime, 'ENTRYPOINT')[0] ?? '[]');
+  /** The ENTRYPOINT as this machine runs it: node's path, then its flags and the script in the replayed image. */
+  const entrypoint = (): [string, string[]] => {
+    const [node, ...args] = execForm(of(runtime, 'ENTRYPOINT')[0] ?? '[]');
     assert.equal(node, 'node');
-    return [process.execPath, join(runtimeRoot(), cli ?? '')];
+    const cli = args.pop() ?? '';
+    return [process.execPath, [...args, join(runtimeRoot(), cli)]];
   };
 
   it('holds package.json, production node_modules and dist/ only — no sources, no dev dependencies', async () => {
@@ -250,14 +253,14 @@ describe('Dockerfile replayed without Docker: the runtime stage has what it need
   });
 
   it('ENTRYPOINT --help works', async () => {
-    const [node, cli] = entrypoint();
-    const r = await run(node ?? '', [cli ?? '', '--help'], { cwd: join(runtimeRoot(), 'app'), env: { PATH: process.env.PATH, ...envOf(runtime) } });
+    const [node, args] = entrypoint();
+    const r = await run(node, [...args, '--help'], { cwd: join(runtimeRoot(), 'app'), env: { PATH: process.env.PATH, ...envOf(runtime) } });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Usage: nuget-proxy <command>/);
   });
 
   it('ENTRYPOINT + CMD serves a feed, HEALTHCHECK passes while it runs and fails after, SIGTERM exits 0', async () => {
-    const [node, cli] = entrypoint();
+    const [node, args] = entrypoint();
     const port = await freePort();
     const cacheDir = join(scratch, 'data');
     await mkdir(cacheDir);
@@ -273,7 +276,7 @@ describe('Dockerfile replayed without Docker: the runtime stage has what it need
       NUGET_PROXY_SHUTDOWN_TIMEOUT_MS: '5000',
     };
     const cmd = execForm(of(runtime, 'CMD')[0] ?? '[]');
-    const server = startProcess(node ?? '', [cli ?? '', ...cmd], { cwd: join(runtimeRoot(), 'app'), env });
+    const server = startProcess(node, [...args, ...cmd], { cwd: join(runtimeRoot(), 'app'), env });
     const base = `http://127.0.0.1:${port}`;
     const healthcheck = async () => {
       const argv = execForm(/\bCMD\s+(\[.*\])$/.exec(of(runtime, 'HEALTHCHECK')[0] ?? '')?.[1] ?? '[]');
@@ -297,6 +300,7 @@ describe('Dockerfile replayed without Docker: the runtime stage has what it need
       const metrics = await (await fetch(`${base}/metrics`)).text();
       assert.match(metrics, /^nuget_proxy_process_cpu_seconds_total /m, 'serve exports the default Node.js metrics');
       assert.equal(await server.stop('SIGTERM'), 0, `exit code after SIGTERM:\n${server.output()}`);
+      assert.doesNotMatch(server.output(), /without nuget-proxy's heap settings/, 'the ENTRYPOINT gives node the heap settings');
       assert.equal((await healthcheck()).code, 1, 'HEALTHCHECK fails once the proxy is gone');
     } finally {
       await server.stop('SIGKILL');
